@@ -1,0 +1,23 @@
+# fastai 2019 Lesson 5 as a reproducible pipeline. Entry point: config + validation, includes, targets.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/movielens.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.data.input,

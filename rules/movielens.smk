@@ -1,0 +1,109 @@
+# MovieLens: fetch -> verify -> parse + validate -> summary and splits.
+
+
+rule fetch_movielens:
+    output:
+        expand("{dir}/{file}", dir=ML_DIR, file=ML.files()),
+    log:
+        f"logs/fetch_movielens/{ML.name}.log",
+    benchmark:
+        f"results/benchmarks/fetch_movielens/{ML.name}.tsv"
+    params:
+        **fetch_params("movielens", ML.files()),
+    resources:
+        runtime=20,
+        mem_mb=500,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/fetch_dataset.py"
+
+
+rule parse_movielens:
+    input:
+        ratings=f"{ML_DIR}/{ML.ratings.file}",
+        movies=f"{ML_DIR}/{ML.items.file}",
+    output:
+        ratings=f"{DATA_DIR}/ratings.parquet",
+        movies=f"{DATA_DIR}/items.parquet",
+    log:
+        f"logs/parse_movielens/{ML.name}.log",
+    benchmark:
+        f"results/benchmarks/parse_movielens/{ML.name}.tsv"
+    params:
+        release=ML.name,
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/parse_movielens.py"
+
+
+rule summarize_movielens:
+    input:
+        ratings=rules.parse_movielens.output.ratings,
+        movies=rules.parse_movielens.output.movies,
+    output:
+        table=report(
+            f"{DATA_DIR}/summary.tsv",
+            caption="../workflow/report/data_summary.rst",
+            category="Data",
+            labels={"dataset": ML.name, "figure": "summary table"},
+        ),
+        plot=report(
+            f"{DATA_DIR}/ratings_overview.png",
+            caption="../workflow/report/data_overview.rst",
+            category="Data",
+            labels={"dataset": ML.name, "figure": "rating distribution"},
+        ),
+    log:
+        f"logs/summarize_movielens/{ML.name}.log",
+    benchmark:
+        f"results/benchmarks/summarize_movielens/{ML.name}.tsv"
+    params:
+        release=ML.name,
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/summarize_movielens.py"
+
+
+def split_inputs(wildcards):
+    if wildcards.split == "random":
+        return {"ratings": rules.parse_movielens.output.ratings}
+    return {f: f"{ML_DIR}/{wildcards.split}.{f}" for f in ("base", "test")}
+
+
+rule split_movielens:
+    input:
+        unpack(split_inputs),
+    output:
+        f"{DATA_DIR}/splits/{{split}}.parquet",
+    log:
+        f"logs/split_movielens/{ML.name}/{{split}}.log",
+    benchmark:
+        f"results/benchmarks/split_movielens/{ML.name}/{{split}}.tsv"
+    wildcard_constraints:
+        split="|".join(ML_SPLITS),
+    params:
+        release=ML.name,
+        valid_pct=config["movielens"]["valid_pct"],
+        seed=config["movielens"]["split_seed"],
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/split_movielens.py"
+
+
+rule data:
+    input:
+        rules.summarize_movielens.output,
+        expand(f"{DATA_DIR}/splits/{{split}}.parquet", split=ML_SPLITS),
