@@ -1,0 +1,106 @@
+"""Collaborative-filtering models of the lesson (fastai v1 ``collab.py``), as plain PyTorch modules.
+
+Every model takes ``x`` of shape [batch, 2] holding (user index, item index); index 0 is fastai's
+``#na#`` slot for users or items never seen in training.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def trunc_normal_embedding(n: int, dim: int) -> nn.Embedding:
+    """fastai's embedding init: N(0, 1) wrapped into (-2, 2) with fmod, times 0.01 (arXiv 1711.09160)."""
+    emb = nn.Embedding(n, dim)
+    with torch.no_grad():
+        emb.weight.normal_().fmod_(2).mul_(0.01)
+    return emb
+
+
+def scaled_sigmoid(x: torch.Tensor, y_range: tuple[float, float] | None) -> torch.Tensor:
+    if y_range is None:
+        return x
+    lo, hi = y_range
+    return torch.sigmoid(x) * (hi - lo) + lo
+
+
+class DotProductBias(nn.Module):
+    """sigmoid(u·i + b_u + b_i)·(hi − lo) + lo. With n_factors=0 it is the bias-only model.
+
+    Each side's factors and bias share one table (the bias is the last column), so a batch costs
+    one lookup per side; ``user_factors``, ``item_bias`` etc. are views of those tables.
+    """
+
+    def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
+        super().__init__()
+        self.n_factors = n_factors
+        self.y_range = tuple(y_range) if y_range is not None else None
+        self.users = trunc_normal_embedding(n_users, n_factors + 1)
+        self.items = trunc_normal_embedding(n_items, n_factors + 1)
+
+    @property
+    def user_factors(self) -> torch.Tensor:
+        return self.users.weight[:, : self.n_factors]
+
+    @property
+    def item_factors(self) -> torch.Tensor:
+        return self.items.weight[:, : self.n_factors]
+
+    @property
+    def user_bias(self) -> torch.Tensor:
+        return self.users.weight[:, self.n_factors]
+
+    @property
+    def item_bias(self) -> torch.Tensor:
+        return self.items.weight[:, self.n_factors]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, i, k = self.users(x[:, 0]), self.items(x[:, 1]), self.n_factors
+        raw = (u[:, :k] * i[:, :k]).sum(1) + u[:, k] + i[:, k]
+        return scaled_sigmoid(raw, self.y_range)
+
+
+def fastai_embedding_width(n_categories: int) -> int:
+    """fastai ≥1.0.40's rule of thumb for an embedding's width."""
+    return min(600, round(1.6 * n_categories**0.56))
+
+
+class EmbeddingMLP(nn.Module):
+    """fastai's ``use_nn=True`` collab model: concatenated embeddings -> MLP -> scaled sigmoid.
+
+    The first Linear sees the embeddings directly; each later block is BN -> Dropout -> Linear, and
+    every hidden Linear is followed by ReLU (fastai's TabularModel with no continuous inputs).
+    """
+
+    def __init__(self, n_users: int, n_items: int, layers=(100,), ps=(0.0,), emb_drop=0.0,
+                 y_range=(0.0, 5.5)):
+        super().__init__()
+        self.y_range = tuple(y_range) if y_range is not None else None
+        self.user_emb = trunc_normal_embedding(n_users, fastai_embedding_width(n_users))
+        self.item_emb = trunc_normal_embedding(n_items, fastai_embedding_width(n_items))
+        self.emb_drop = nn.Dropout(emb_drop)
+        sizes = [self.user_emb.embedding_dim + self.item_emb.embedding_dim, *layers]
+        ps = list(ps) + [0.0] * (len(layers) - len(ps))
+        blocks: list[nn.Module] = []
+        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if k > 0:
+                blocks += [nn.BatchNorm1d(n_in), nn.Dropout(ps[k])]
+            blocks += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True)]
+        blocks.append(nn.Linear(sizes[-1], 1))
+        self.mlp = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        emb = torch.cat([self.user_emb(x[:, 0]), self.item_emb(x[:, 1])], dim=1)
+        return scaled_sigmoid(self.mlp(self.emb_drop(emb)).squeeze(1), self.y_range)
+
+
+class GlobalMean(nn.Module):
+    """The baseline every model must beat: predict the training mean for every pair."""
+
+    def __init__(self, mean: float):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mean.expand(x.shape[0])
