@@ -15,9 +15,11 @@ report: "workflow/report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/movielens.smk"
+include: "rules/collab.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.data.input,
+        rules.collab.input,

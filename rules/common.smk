@@ -8,6 +8,9 @@ PACKAGE_ROOT = os.path.abspath(os.path.join(workflow.basedir, "workflow"))
 sys.path.insert(0, PACKAGE_ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
 
+import pandas as pd
+from snakemake.utils import Paramspace
+
 from lesson5.data.movielens import get_release
 
 ML = get_release(config["movielens"]["release"])
@@ -34,3 +37,60 @@ def fetch_params(key, files):
         timeout=config["download"]["timeout_s"],
         retries=config["download"]["retries"],
     )
+
+
+# ----- collaborative filtering runs -------------------------------------------------------------
+RUN_KEYS = ["split", "model", "n_factors", "wd", "wd_mode"]
+
+
+def collab_run_table(cfg, folds):
+    """Every (split, model, settings) the collab experiments need, with the experiments it serves."""
+    base = cfg["model"]
+    rows = []
+
+    def add(role, split="random", model="dot", n_factors=None, wd=None, wd_mode=None):
+        rows.append(
+            dict(
+                split=split,
+                model=model,
+                n_factors=0 if model in ("mean", "bias") else n_factors or base["n_factors"],
+                wd=0.0 if model == "mean" else float(base["wd"] if wd is None else wd),
+                wd_mode=wd_mode or base["wd_mode"],
+                role=role,
+            )
+        )
+
+    for model in cfg["baselines"]:
+        add("baselines", model=model)
+    for n in cfg["sweeps"]["n_factors"]:
+        add("n_factors", n_factors=n)
+    for mode in cfg["sweeps"]["wd_mode"]:
+        for wd in cfg["sweeps"]["wd"]:
+            add("wd", wd=wd, wd_mode=mode)
+    for fold in folds if cfg["folds"] else []:
+        add("folds", split=fold)
+    add("main")
+    table = pd.DataFrame(rows)
+    roles = table.groupby(RUN_KEYS, sort=False)["role"].agg(",".join).rename("roles")
+    return roles.reset_index()
+
+
+COLLAB = config["collab"]
+COLLAB_TABLE = collab_run_table(COLLAB, ML.folds)
+COLLAB_RUNS = Paramspace(COLLAB_TABLE[RUN_KEYS], param_sep="~")
+COLLAB_MAIN = dict(split="random", model="dot", **{k: COLLAB["model"][k] for k in RUN_KEYS[2:]})
+COLLAB_MAIN["wd"] = float(COLLAB_MAIN["wd"])
+
+
+def run_dir(run, seed):
+    """results/collab/runs/split~random/model~dot/.../seed~0 for a run dict."""
+    inst = Paramspace(pd.DataFrame([{k: run[k] for k in RUN_KEYS}]), param_sep="~")
+    return f"results/collab/runs/{next(iter(inst.instance_patterns))}/seed~{seed}"
+
+
+def collab_run_records():
+    """(run dict with roles and seed, history path) for every run and seed, in a stable order."""
+    for row, pattern in zip(COLLAB_TABLE.to_dict("records"), COLLAB_RUNS.instance_patterns):
+        seeds = [0] if row["split"] != "random" else COLLAB["seeds"]
+        for seed in seeds:
+            yield {**row, "seed": seed}, f"results/collab/runs/{pattern}/seed~{seed}/history.tsv"

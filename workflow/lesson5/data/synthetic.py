@@ -60,3 +60,14 @@ def zip_folder(folder: str | Path, archive: str | Path, prefix: str = "ml-100k")
         for path in sorted(Path(folder).iterdir()):
             zf.write(path, f"{prefix}/{path.name}")
     return archive
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a small ml-100k-shaped dataset (test data).")
+    parser.add_argument("folder")
+    parser.add_argument("--ratings", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(write_ml100k_like(args.folder, n_ratings=args.ratings, seed=args.seed))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from lesson5.train.optim import (
 log = logging.getLogger(__name__)
 # The fast collab step advances torch's optimizer state without calling opt.step(), which makes
 # OneCycleLR believe its first step came before the optimizer's.
-warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()` before"))
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 

@@ -1,0 +1,191 @@
+# Collaborative filtering on MovieLens: every run, the lr finder, sweeps, interpretation.
+MAIN_DIR = run_dir(COLLAB_MAIN, 0)
+
+
+rule train_collab:
+    input:
+        split=f"{DATA_DIR}/splits/{{split}}.parquet",
+        movies=rules.parse_movielens.output.movies,
+    output:
+        history=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/history.tsv",
+        iterations=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/iterations.parquet",
+        model=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/model.pt",
+    log:
+        f"logs/train_collab/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}.log",
+    benchmark:
+        f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}.tsv"
+    wildcard_constraints:
+        seed=r"\d+",
+    params:
+        run=COLLAB_RUNS.instance,
+        collab=COLLAB["model"],
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/train_collab.py"
+
+
+rule collab_lr_find:
+    input:
+        split=f"{DATA_DIR}/splits/random.parquet",
+        movies=rules.parse_movielens.output.movies,
+    output:
+        table="results/collab/lr_find.tsv",
+        plot=report(
+            "results/collab/lr_find.png",
+            caption="../workflow/report/collab_lr_find.rst",
+            category="Collaborative filtering",
+            labels={"figure": "lr finder"},
+        ),
+    log:
+        "logs/collab_lr_find.log",
+    benchmark:
+        "results/benchmarks/collab_lr_find.tsv"
+    params:
+        collab=COLLAB["model"],
+        seed=config["seed"],
+        lr_find=COLLAB["lr_find"],
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/collab_lr_find.py"
+
+
+rule plot_collab_main:
+    input:
+        history=f"{MAIN_DIR}/history.tsv",
+        iterations=f"{MAIN_DIR}/iterations.parquet",
+    output:
+        table=report(
+            "results/collab/main/epochs.tsv",
+            caption="../workflow/report/collab_epochs.rst",
+            category="Collaborative filtering",
+            labels={"figure": "main run: per-epoch table"},
+        ),
+        curve=report(
+            "results/collab/main/loss_curve.png",
+            caption="../workflow/report/collab_loss_curve.rst",
+            category="Collaborative filtering",
+            labels={"figure": "main run: loss curve"},
+        ),
+        schedule=report(
+            "results/collab/main/schedule.png",
+            caption="../workflow/report/collab_schedule.rst",
+            category="Collaborative filtering",
+            labels={"figure": "main run: 1cycle schedule"},
+        ),
+    log:
+        "logs/plot_collab_main.log",
+    benchmark:
+        "results/benchmarks/plot_collab_main.tsv"
+    params:
+        settings=COLLAB["model"],
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/plot_collab_main.py"
+
+
+rule interpret_collab:
+    input:
+        model=f"{MAIN_DIR}/model.pt",
+        split=f"{DATA_DIR}/splits/random.parquet",
+        movies=rules.parse_movielens.output.movies,
+    output:
+        biases=report(
+            "results/collab/interpret/item_biases.tsv",
+            caption="../workflow/report/collab_biases.rst",
+            category="Collaborative filtering",
+            labels={"figure": "item biases"},
+        ),
+        pca=report(
+            "results/collab/interpret/pca_ends.tsv",
+            caption="../workflow/report/collab_pca.rst",
+            category="Collaborative filtering",
+            labels={"figure": "PCA of item factors"},
+        ),
+        scatter=report(
+            "results/collab/interpret/pca_scatter.png",
+            caption="../workflow/report/collab_scatter.rst",
+            category="Collaborative filtering",
+            labels={"figure": "PCA scatter"},
+        ),
+    log:
+        "logs/interpret_collab.log",
+    benchmark:
+        "results/benchmarks/interpret_collab.tsv"
+    params:
+        **COLLAB["interpret"],
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/interpret_collab.py"
+
+
+rule aggregate_collab:
+    input:
+        histories=[path for _, path in collab_run_records()],
+    output:
+        runs="results/collab/runs.tsv",
+        baselines=report(
+            "results/collab/baselines.tsv",
+            caption="../workflow/report/collab_baselines.rst",
+            category="Collaborative filtering",
+            labels={"figure": "baselines"},
+        ),
+        n_factors="results/collab/sweep_n_factors.tsv",
+        n_factors_plot=report(
+            "results/collab/sweep_n_factors.png",
+            caption="../workflow/report/collab_sweep_n_factors.rst",
+            category="Collaborative filtering",
+            labels={"figure": "n_factors sweep"},
+        ),
+        wd="results/collab/sweep_wd.tsv",
+        wd_plot=report(
+            "results/collab/sweep_wd.png",
+            caption="../workflow/report/collab_sweep_wd.rst",
+            category="Collaborative filtering",
+            labels={"figure": "weight-decay sweep"},
+        ),
+        folds=report(
+            "results/collab/folds.tsv",
+            caption="../workflow/report/collab_folds.rst",
+            category="Collaborative filtering",
+            labels={"figure": "official folds"},
+        ),
+    log:
+        "logs/aggregate_collab.log",
+    benchmark:
+        "results/benchmarks/aggregate_collab.tsv"
+    params:
+        runs=[run for run, _ in collab_run_records()],
+        base=COLLAB["model"],
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/aggregate_collab.py"
+
+
+rule collab:
+    input:
+        rules.collab_lr_find.output,
+        rules.plot_collab_main.output,
+        rules.interpret_collab.output,
+        rules.aggregate_collab.output,

@@ -1,0 +1,45 @@
+"""Rule aggregate_collab: every collab run's final metrics, then baselines, sweeps and folds tables.
+
+Each run in params.runs carries the experiments it belongs to (``roles``), decided in rules/common.smk.
+"""
+
+import pandas as pd
+
+from lesson5.analysis.aggregate import final_rows, format_mean_std, mean_std
+from lesson5.plots.collab import plot_sweep
+from lesson5.runner import run_script
+
+KEYS = ["split", "model", "n_factors", "wd", "wd_mode", "seed", "roles"]
+METRICS = ["valid_rmse", "valid_loss", "seconds"]
+
+
+def main(smk):
+    histories = {tuple(run[k] for k in KEYS): pd.read_csv(path, sep="\t")
+                 for run, path in zip(smk.params.runs, smk.input.histories)}
+    runs = final_rows(histories, KEYS)
+    runs.to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6f")
+    base = smk.params.base
+
+    def role(name):
+        return runs[runs.roles.str.split(",").map(lambda r: name in r)]
+
+    baselines = mean_std(role("baselines"), ["model"], METRICS)
+    baselines.assign(valid_rmse=format_mean_std(baselines, "valid_rmse")).to_csv(
+        smk.output.baselines, sep="\t", index=False, float_format="%.4f")
+
+    nf = mean_std(role("n_factors"), ["n_factors"], METRICS).sort_values("n_factors")
+    nf.to_csv(smk.output.n_factors, sep="\t", index=False, float_format="%.5f")
+    plot_sweep(nf, "n_factors", None, f"Number of factors (wd {base['wd']}, {base['wd_mode']} decay)",
+               "n_factors", smk.output.n_factors_plot)
+
+    wd = mean_std(role("wd"), ["wd_mode", "wd"], METRICS).sort_values(["wd_mode", "wd"])
+    wd.to_csv(smk.output.wd, sep="\t", index=False, float_format="%.5f")
+    plot_sweep(wd, "wd", "wd_mode", f"Weight decay with Adam: decoupled vs L2 ({base['n_factors']} factors)",
+               "weight decay (symlog scale)", smk.output.wd_plot, log_x=True)
+
+    folds = role("folds")[["split", "valid_rmse", "valid_loss", "seconds"]].sort_values("split")
+    stats = folds.drop(columns="split").agg(["mean", "std"]).reset_index(names="split")
+    pd.concat([folds, stats]).to_csv(smk.output.folds, sep="\t", index=False, float_format="%.4f")
+
+
+run_script(snakemake, main)  # noqa: F821

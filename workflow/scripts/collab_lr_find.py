@@ -1,0 +1,22 @@
+"""Rule collab_lr_find: the lr finder on the main collab settings, as a table and a plot."""
+
+import pandas as pd
+import torch
+
+from lesson5.collab import CollabSettings, make_learner
+from lesson5.plots.training import plot_lr_find
+from lesson5.runner import run_script, seed_everything
+
+
+def main(smk):
+    torch.set_num_threads(smk.threads)
+    settings = CollabSettings.from_config(smk.params.collab, seed=smk.params.seed)
+    seed_everything(settings.seed)
+    learner, _ = make_learner(pd.read_parquet(smk.input.split), pd.read_parquet(smk.input.movies), settings)
+    sweep = learner.lr_find(**smk.params.lr_find)
+    sweep.to_csv(smk.output.table, sep="\t", index=False)
+    plot_lr_find(sweep, f"lr finder: dot product + biases, {settings.n_factors} factors, wd {settings.wd}",
+                 smk.output.plot, skip_end=15)
+
+
+run_script(snakemake, main)  # noqa: F821

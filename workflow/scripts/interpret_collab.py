@@ -1,0 +1,31 @@
+"""Rule interpret_collab: item biases and PCA of item factors among the most-rated movies."""
+
+import pandas as pd
+import torch
+
+from lesson5.analysis.interpret import bias_table, pca_table, top_items
+from lesson5.collab import CollabSettings, build_model
+from lesson5.data.collab_data import collab_tensors
+from lesson5.plots.collab import plot_embedding_scatter
+from lesson5.runner import run_script
+
+
+def main(smk):
+    p = smk.params
+    saved = torch.load(smk.input.model, weights_only=True)
+    settings = CollabSettings.from_config(saved["settings"])
+    split, items = pd.read_parquet(smk.input.split), pd.read_parquet(smk.input.movies)
+    data = collab_tensors(split, settings.item_key, items)
+    if data.items.tolist() != saved["items"]:
+        raise ValueError("the saved model was trained on another vocabulary than this split gives")
+    model = build_model(settings, data)
+    model.load_state_dict(saved["state_dict"])
+    top = top_items(split, items, settings.item_key, p.top_n)
+    bias_table(model, data, top, settings.item_key, p.n_show).to_csv(
+        smk.output.biases, sep="\t", index=False, float_format="%.4f")
+    projected, ends = pca_table(model, data, top, settings.item_key, 3, p.pca_show)
+    ends.to_csv(smk.output.pca, sep="\t", index=False, float_format="%.4f")
+    plot_embedding_scatter(projected, p.scatter_n, smk.output.scatter)
+
+
+run_script(snakemake, main)  # noqa: F821
