@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -p no:cacheprovider $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.zip $(ARGS)

@@ -16,15 +16,15 @@ rule train_collab:
         f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}.tsv"
     wildcard_constraints:
         seed=r"\d+",
-    params:
-        run=COLLAB_RUNS.instance,
-        collab=COLLAB["model"],
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         runtime=30,
         mem_mb=2000,
-    conda:
-        "../environment.yml"
+    params:
+        run=COLLAB_RUNS.instance,
+        collab=COLLAB["model"],
     script:
         "../workflow/scripts/train_collab.py"
 
@@ -45,16 +45,16 @@ rule collab_lr_find:
         "logs/collab_lr_find.log",
     benchmark:
         "results/benchmarks/collab_lr_find.tsv"
-    params:
-        collab=COLLAB["model"],
-        seed=config["seed"],
-        lr_find=COLLAB["lr_find"],
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         runtime=10,
         mem_mb=2000,
-    conda:
-        "../environment.yml"
+    params:
+        collab=COLLAB["model"],
+        seed=config["seed"],
+        lr_find=COLLAB["lr_find"],
     script:
         "../workflow/scripts/collab_lr_find.py"
 
@@ -86,13 +86,13 @@ rule plot_collab_main:
         "logs/plot_collab_main.log",
     benchmark:
         "results/benchmarks/plot_collab_main.tsv"
-    params:
-        settings=COLLAB["model"],
+    conda:
+        "../environment.yml"
     resources:
         runtime=5,
         mem_mb=1000,
-    conda:
-        "../environment.yml"
+    params:
+        settings=COLLAB["model"],
     script:
         "../workflow/scripts/plot_collab_main.py"
 
@@ -125,13 +125,13 @@ rule interpret_collab:
         "logs/interpret_collab.log",
     benchmark:
         "results/benchmarks/interpret_collab.tsv"
-    params:
-        **COLLAB["interpret"],
+    conda:
+        "../environment.yml"
     resources:
         runtime=5,
         mem_mb=1000,
-    conda:
-        "../environment.yml"
+    params:
+        **COLLAB["interpret"],
     script:
         "../workflow/scripts/interpret_collab.py"
 
@@ -171,14 +171,14 @@ rule aggregate_collab:
         "logs/aggregate_collab.log",
     benchmark:
         "results/benchmarks/aggregate_collab.tsv"
-    params:
-        runs=[run for run, _ in collab_run_records()],
-        base=COLLAB["model"],
+    conda:
+        "../environment.yml"
     resources:
         runtime=5,
         mem_mb=1000,
-    conda:
-        "../environment.yml"
+    params:
+        runs=[run for run, _ in collab_run_records()],
+        base=COLLAB["model"],
     script:
         "../workflow/scripts/aggregate_collab.py"
 

@@ -1,12 +1,8 @@
-# Helpers shared by the rule files: dataset specs, download params, path lists.
-import os
+# Helpers shared by the rules (dataset specs, download params, run tables); no rules here.
 import sys
 
-# The lesson5 package, importable here and in every job (conda envs and cluster nodes included)
-# without an install.
-PACKAGE_ROOT = os.path.abspath(os.path.join(workflow.basedir, "workflow"))
-sys.path.insert(0, PACKAGE_ROOT)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+# The lesson5 package, importable here without an install (the scripts do the same for themselves).
+sys.path.insert(0, workflow.source_path("../workflow"))
 
 import pandas as pd
 from snakemake.utils import Paramspace
@@ -22,7 +18,7 @@ ML_SPLITS = ["random", *ML.folds]
 def how_to_fix(key, example):
     return (
         f"To use a local copy, set {key}.source to a folder, zip or file:// URL, e.g.\n"
-        f"  snakemake --config '{key}={{\"source\": \"{example}\"}}'"
+        f'  snakemake --config \'{key}={{"source": "{example}"}}\''
     )
 
 
@@ -33,10 +29,17 @@ def fetch_params(key, files):
         source=config[key]["source"],
         checksums={name: given.get(name) for name in files},
         cache=f"resources/downloads/{key}",
-        how_to_fix=how_to_fix(key, "/data/ml-100k" if key == "movielens" else "/data/" + key),
+        how_to_fix=how_to_fix(key, f"path/to/{ML.name if key == 'movielens' else key}"),
         timeout=config["download"]["timeout_s"],
         retries=config["download"]["retries"],
     )
+
+
+def split_inputs(wildcards):
+    """The random split derives from the parsed ratings; an official fold from its two files."""
+    if wildcards.split == "random":
+        return {"ratings": f"{DATA_DIR}/ratings.parquet"}
+    return {part: f"{ML_DIR}/{wildcards.split}.{part}" for part in ("base", "test")}
 
 
 # ----- collaborative filtering runs -------------------------------------------------------------

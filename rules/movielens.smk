@@ -8,13 +8,13 @@ rule fetch_movielens:
         f"logs/fetch_movielens/{ML.name}.log",
     benchmark:
         f"results/benchmarks/fetch_movielens/{ML.name}.tsv"
-    params:
-        **fetch_params("movielens", ML.files()),
+    conda:
+        "../environment.yml"
     resources:
         runtime=20,
         mem_mb=500,
-    conda:
-        "../environment.yml"
+    params:
+        **fetch_params("movielens", ML.files()),
     script:
         "../workflow/scripts/fetch_dataset.py"
 
@@ -30,13 +30,13 @@ rule parse_movielens:
         f"logs/parse_movielens/{ML.name}.log",
     benchmark:
         f"results/benchmarks/parse_movielens/{ML.name}.tsv"
-    params:
-        release=ML.name,
+    conda:
+        "../environment.yml"
     resources:
         runtime=10,
         mem_mb=2000,
-    conda:
-        "../environment.yml"
+    params:
+        release=ML.name,
     script:
         "../workflow/scripts/parse_movielens.py"
 
@@ -62,21 +62,15 @@ rule summarize_movielens:
         f"logs/summarize_movielens/{ML.name}.log",
     benchmark:
         f"results/benchmarks/summarize_movielens/{ML.name}.tsv"
-    params:
-        release=ML.name,
+    conda:
+        "../environment.yml"
     resources:
         runtime=10,
         mem_mb=2000,
-    conda:
-        "../environment.yml"
+    params:
+        release=ML.name,
     script:
         "../workflow/scripts/summarize_movielens.py"
-
-
-def split_inputs(wildcards):
-    if wildcards.split == "random":
-        return {"ratings": rules.parse_movielens.output.ratings}
-    return {f: f"{ML_DIR}/{wildcards.split}.{f}" for f in ("base", "test")}
 
 
 rule split_movielens:
@@ -90,15 +84,15 @@ rule split_movielens:
         f"results/benchmarks/split_movielens/{ML.name}/{{split}}.tsv"
     wildcard_constraints:
         split="|".join(ML_SPLITS),
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=10,
+        mem_mb=2000,
     params:
         release=ML.name,
         valid_pct=config["movielens"]["valid_pct"],
         seed=config["movielens"]["split_seed"],
-    resources:
-        runtime=10,
-        mem_mb=2000,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/split_movielens.py"
 

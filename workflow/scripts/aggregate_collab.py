@@ -3,6 +3,10 @@
 Each run in params.runs carries the experiments it belongs to (``roles``), decided in rules/common.smk.
 """
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import pandas as pd
 
 from lesson5.analysis.aggregate import final_rows, format_mean_std, mean_std

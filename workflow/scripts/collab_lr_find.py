@@ -1,5 +1,9 @@
 """Rule collab_lr_find: the lr finder on the main collab settings, as a table and a plot."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import pandas as pd
 import torch
 

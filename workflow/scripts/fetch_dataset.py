@@ -1,5 +1,9 @@
 """Rule fetch_*: put a dataset's verified files under resources/."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 from pathlib import Path
 
 from lesson5.data.sources import fetch_files

@@ -1,5 +1,9 @@
 """Rule interpret_collab: item biases and PCA of item factors among the most-rated movies."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import pandas as pd
 import torch
 

@@ -1,5 +1,9 @@
 """Rule parse_movielens: raw MovieLens files -> validated ratings.parquet and items.parquet."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import logging
 
 from lesson5.data.movielens import get_release, parse_items, parse_ratings

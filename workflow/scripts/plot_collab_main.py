@@ -1,5 +1,9 @@
 """Rule plot_collab_main: per-epoch table, loss curve and 1cycle schedule of the main run."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import numpy as np
 import pandas as pd
 

@@ -1,5 +1,9 @@
 """Rule split_movielens: the seeded random split, or an official fold, as ratings + is_valid."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import logging
 
 import pandas as pd

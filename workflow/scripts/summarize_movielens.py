@@ -1,5 +1,9 @@
 """Rule summarize_movielens: summary table and overview plot of the validated ratings."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import pandas as pd
 
 from lesson5.data.summary import ratings_summary

@@ -1,5 +1,9 @@
 """Rule train_collab: one collaborative-filtering run (model, settings, seed) on one split."""
 
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
 import pandas as pd
 import torch
 

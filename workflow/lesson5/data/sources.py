@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -73,7 +74,7 @@ def download(url: str, dest: Path, *, timeout: float = 60, retries: int = 3, bac
                 raise OSError(f"connection closed after {received} of {expected} bytes")
             os.replace(tmp_name, dest)
             return dest
-        except (urllib.error.URLError, OSError, socket.timeout, ValueError) as error:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, socket.timeout, ValueError) as error:
             last_error = error
             log.warning("download attempt %d/%d of %s failed: %s", attempt, retries, url, error)
             if attempt < retries:

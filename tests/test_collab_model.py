@@ -1,0 +1,174 @@
+"""The lesson's collab models and the trainer's 1cycle, weight-decay and fast-path behaviour."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from lesson5.analysis.interpret import pca
+from lesson5.collab import CollabSettings, train
+from lesson5.data.collab_data import collab_tensors
+from lesson5.models.collab import DotProductBias, EmbeddingMLP, GlobalMean, trunc_normal_embedding
+from lesson5.train.loop import Learner, Tensors
+
+
+def random_data(n_users=30, n_items=40, n=512, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.stack([torch.randint(1, n_users, (n,), generator=g), torch.randint(1, n_items, (n,), generator=g)], 1)
+    y = torch.randint(1, 6, (n,), generator=g).float()
+    return Tensors(x[:448], y[:448], x[448:], y[448:])
+
+
+def test_shapes_and_y_range_bounds():
+    torch.manual_seed(0)
+    model = DotProductBias(944, 1654, 40)
+    assert model.users.weight.shape == (944, 41) and model.items.weight.shape == (1654, 41)
+    assert model.user_factors.shape == (944, 40) and model.item_bias.shape == (1654,)
+    with torch.no_grad():
+        model.users.weight.mul_(1000)  # push raw scores far beyond the sigmoid's knees
+    x = torch.stack([torch.randint(0, 944, (256,)), torch.randint(0, 1654, (256,))], 1)
+    out = model(x)
+    assert out.shape == (256,) and out.min() >= 0 and out.max() <= 5.5
+    assert EmbeddingMLP(944, 1654)(x).shape == (256,)
+    assert torch.all(GlobalMean(3.5)(x) == 3.5)
+
+
+def test_fastai_init_wraps_into_minus_two_two_times_001():
+    torch.manual_seed(0)
+    w = trunc_normal_embedding(5000, 40).weight
+    assert w.abs().max() < 0.02 + 1e-7
+    assert abs(float(w.detach().std()) - 0.0094) < 0.001  # std of N(0,1) fmod 2 is ~0.94
+
+
+def test_embedding_lookup_equals_one_hot_matmul():
+    emb = trunc_normal_embedding(20, 6)
+    idx = torch.tensor([3, 0, 19, 3])
+    one_hot = nn.functional.one_hot(idx, 20).float()
+    assert torch.allclose(one_hot @ emb.weight, emb(idx))
+
+
+def test_dot_product_formula():
+    model = DotProductBias(3, 4, 2, y_range=(0, 5.5))
+    x = torch.tensor([[1, 2]])
+    u, i = model.users.weight[1], model.items.weight[2]
+    expected = torch.sigmoid(u[:2] @ i[:2] + u[2] + i[2]) * 5.5
+    assert torch.allclose(model(x), expected)
+
+
+def test_one_cycle_schedule_start_peak_end():
+    data = random_data()
+    learner = Learner(DotProductBias(30, 40, 4), data, bs=16, device="cpu")
+    learner.fit_one_cycle(10, 5e-3)
+    it = pd.DataFrame(learner.iterations)
+    n = len(it)
+    assert n == 10 * (448 // 16)
+    assert it.lr.iloc[0] == pytest.approx(5e-3 / 25)
+    peak = it.lr.idxmax()
+    assert it.lr.max() == pytest.approx(5e-3, rel=1e-3)
+    assert abs(peak - 0.3 * n) <= 1
+    assert it.momentum.iloc[0] == pytest.approx(0.95) and it.momentum.iloc[peak] == pytest.approx(0.85, abs=1e-3)
+    # the last batch runs one step before the end of the cosine: close to max / 2.5e5
+    assert it.lr.iloc[-1] < 5e-3 / 1e4 and it.momentum.iloc[-1] == pytest.approx(0.95, abs=1e-3)
+
+
+def l2_vs_decoupled(opt, steps=5):
+    """Train twice from the same start: decoupled decay wd vs L2 in the gradient; final params."""
+    torch.manual_seed(0)
+    start = DotProductBias(30, 40, 4).state_dict()
+    results = []
+    for mode in ("decoupled", "l2"):
+        model = DotProductBias(30, 40, 4)
+        model.load_state_dict(start)
+        learner = Learner(model, random_data(), opt=opt, wd=0.1, wd_mode=mode, bs=32, device="cpu", seed=1)
+        learner.fit(1, 1e-2)
+        results.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    return results
+
+
+def test_decoupled_wd_equals_l2_for_plain_sgd():
+    decoupled, l2 = l2_vs_decoupled("sgd")
+    assert torch.allclose(decoupled, l2, atol=1e-6)
+
+
+def test_decoupled_wd_differs_from_l2_for_adam():
+    decoupled, l2 = l2_vs_decoupled("adam")
+    assert (decoupled - l2).abs().max() > 1e-3
+
+
+def test_l2_in_the_loss_is_twice_the_gradient_l2_for_sgd():
+    torch.manual_seed(0)
+    start = DotProductBias(30, 40, 4).state_dict()
+    out = []
+    for mode, wd in (("loss", 0.05), ("l2", 0.1)):
+        model = DotProductBias(30, 40, 4)
+        model.load_state_dict(start)
+        Learner(model, random_data(), opt="sgd", wd=wd, wd_mode=mode, bs=32, device="cpu", seed=1).fit(1, 1e-2)
+        out.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(out[0], out[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("wd_mode", ["decoupled", "l2"])
+def test_fast_step_matches_autograd_and_torch_adam(wd_mode, monkeypatch):
+    """The hand-written collab step must give what autograd + torch.optim.AdamW/Adam give."""
+    import lesson5.train.loop as loop
+
+    finals = []
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(loop, "supports_fast_step", lambda *a: False)
+        torch.manual_seed(0)
+        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, wd_mode=wd_mode, bs=16,
+                          device="cpu", seed=3)
+        history = learner.fit_one_cycle(3, 1e-2)
+        finals.append((history, learner.model.users.weight.detach().clone()))
+    (h_fast, w_fast), (h_ref, w_ref) = finals
+    assert torch.allclose(w_fast, w_ref, atol=1e-5)
+    assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)
+    assert np.allclose(h_fast.train_loss, h_ref.train_loss, atol=1e-5)
+
+
+def test_pca_components_are_orthonormal():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 10)) @ rng.normal(size=(10, 10))
+    centred = x - x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    assert np.allclose(vt[:3] @ vt[:3].T, np.eye(3), atol=1e-10)
+    proj = pca(x, 3)
+    assert np.allclose(proj, centred @ vt[:3].T)
+    variances = proj.var(0)
+    assert variances[0] >= variances[1] >= variances[2]
+    assert np.allclose(np.corrcoef(proj.T), np.eye(3), atol=1e-8)  # uncorrelated components
+
+
+def split_frame(tiny_ml):
+    from lesson5.data.movielens import get_release, parse_items, parse_ratings
+    from lesson5.data.schemas import validate_items, validate_ratings
+    from lesson5.data.splits import random_split
+
+    ml = get_release("ml-100k")
+    ratings = validate_ratings(parse_ratings(tiny_ml / "u.data", ml), ml, "u.data")
+    items = validate_items(parse_items(tiny_ml / "u.item", ml), "u.item")
+    return random_split(ratings, 0.2, 42), items
+
+
+def test_categories_are_learned_on_train_only(tiny_ml):
+    split, items = split_frame(tiny_ml)
+    data = collab_tensors(split, "item", items)
+    train_items = set(split.loc[~split.is_valid, "item"])
+    assert data.n_items == len(train_items) + 1
+    unseen = ~split.loc[split.is_valid, "item"].isin(train_items).to_numpy()
+    assert (data.x_valid[:, 1].numpy() == 0).tolist() == unseen.tolist()
+    assert data.x_train[:, 1].min() >= 1
+
+
+@pytest.mark.parametrize("model", ["mean", "bias", "dot", "mlp"])
+def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
+    split, items = split_frame(tiny_ml)
+    settings = CollabSettings(model=model, n_factors=5, epochs=3, lr=1e-2, bs=32, seed=7)
+    first = train(split, items, settings)[2]
+    second = train(split, items, settings)[2]
+    pd.testing.assert_frame_equal(first.drop(columns="seconds"), second.drop(columns="seconds"))
+    assert math.isfinite(first.valid_rmse.iloc[-1])
