@@ -16,6 +16,8 @@ report: "workflow/report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/movielens.smk"
 include: "rules/collab.smk"
+include: "rules/images.smk"
+include: "rules/optimizers.smk"
 
 
 rule all:
@@ -23,3 +25,4 @@ rule all:
     input:
         rules.data.input,
         rules.collab.input,
+        rules.optimizers.input,

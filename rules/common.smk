@@ -97,3 +97,17 @@ def collab_run_records():
         seeds = [0] if row["split"] != "random" else COLLAB["seeds"]
         for seed in seeds:
             yield {**row, "seed": seed}, f"results/collab/runs/{pattern}/seed~{seed}/history.tsv"
+
+
+# ----- image datasets ---------------------------------------------------------------------------
+IMAGE_DATASETS = ["fashion_mnist", "mnist"]
+IDX_NAMES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def image_npz(dataset):
+    return f"results/data/{dataset}/images.npz"

@@ -14,7 +14,7 @@ rule fetch_movielens:
         runtime=20,
         mem_mb=500,
     params:
-        **fetch_params("movielens", ML.files()),
+        fetch=fetch_params("movielens", ML.files()),
     script:
         "../workflow/scripts/fetch_dataset.py"
 
@@ -100,4 +100,5 @@ rule split_movielens:
 rule data:
     input:
         rules.summarize_movielens.output,
+        image_npz(config["optimizers"]["dataset"]),
         expand(f"{DATA_DIR}/splits/{{split}}.parquet", split=ML_SPLITS),

@@ -11,10 +11,10 @@ from lesson5.runner import run_script
 
 
 def main(smk):
-    p = smk.params
+    p = smk.params.fetch
     dest = Path(smk.output[0]).parent
-    fetch_files(p.source, dict(p.checksums), dest, cache=p.cache, how_to_fix=p.how_to_fix,
-                timeout=p.timeout, retries=p.retries)
+    fetch_files(p["source"], dict(p["checksums"]), dest, cache=p["cache"], how_to_fix=p["how_to_fix"],
+                timeout=p["timeout"], retries=p["retries"])
 
 
 run_script(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -1,0 +1,44 @@
+# Image datasets (Fashion-MNIST, MNIST): fetch -> verify -> parse IDX -> seeded train/valid split.
+
+
+rule fetch_images:
+    output:
+        expand("resources/{{dataset}}/{name}", name=IDX_NAMES),
+    log:
+        "logs/fetch_images/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fetch_images/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(IMAGE_DATASETS),
+    params:
+        fetch=lambda wc: fetch_params(wc.dataset, IDX_NAMES),
+    resources:
+        runtime=20,
+        mem_mb=1000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/fetch_dataset.py"
+
+
+rule prepare_images:
+    input:
+        expand("resources/{{dataset}}/{name}", name=IDX_NAMES),
+    output:
+        "results/data/{dataset}/images.npz",
+    log:
+        "logs/prepare_images/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_images/{dataset}.tsv"
+    wildcard_constraints:
+        dataset="|".join(IMAGE_DATASETS),
+    params:
+        n_valid=lambda wc: config[wc.dataset]["n_valid"],
+        seed=lambda wc: config[wc.dataset]["split_seed"],
+    resources:
+        runtime=10,
+        mem_mb=3000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/prepare_images.py"

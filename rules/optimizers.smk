@@ -1,0 +1,225 @@
+# The lesson-5 SGD notebook: manual loop, optimizer ablation, weight decay, 1cycle, cross-entropy.
+OPT = config["optimizers"]
+OPT_DATA = image_npz(OPT["dataset"])
+
+
+rule opt_manual:
+    input:
+        data=OPT_DATA,
+    output:
+        table="results/optimizers/manual/runs.tsv",
+        losses="results/optimizers/manual/losses.parquet",
+        plot=report(
+            "results/optimizers/manual/losses.png",
+            caption="../workflow/report/opt_manual.rst",
+            category="Optimizers",
+            labels={"figure": "manual loop losses"},
+        ),
+    log:
+        "logs/opt_manual.log",
+    benchmark:
+        "results/benchmarks/opt_manual.tsv"
+    params:
+        manual=OPT["manual"],
+        bs=OPT["bs"],
+        dataset=OPT["dataset"],
+    threads: 1
+    resources:
+        runtime=15,
+        mem_mb=3000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/opt_manual.py"
+
+
+rule opt_ablation:
+    input:
+        data=OPT_DATA,
+    output:
+        grid="results/optimizers/ablation/{opt}_{schedule}/lr_grid.tsv",
+        runs="results/optimizers/ablation/{opt}_{schedule}/runs.tsv",
+        curves="results/optimizers/ablation/{opt}_{schedule}/curves.parquet",
+    log:
+        "logs/opt_ablation/{opt}_{schedule}.log",
+    benchmark:
+        "results/benchmarks/opt_ablation/{opt}_{schedule}.tsv"
+    wildcard_constraints:
+        opt="|".join(OPT["ablation"]["optimizers"]),
+        schedule="constant|one_cycle",
+    params:
+        lr_grid=OPT["ablation"]["lr_grid"],
+        wd=OPT["ablation"]["wd"],
+        seeds=OPT["seeds"],
+        epochs=OPT["epochs"],
+        bs=OPT["bs"],
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=3000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/opt_ablation.py"
+
+
+rule opt_weight_decay:
+    input:
+        data=OPT_DATA,
+    output:
+        "results/optimizers/weight_decay/{opt}_{wd_mode}.tsv",
+    log:
+        "logs/opt_weight_decay/{opt}_{wd_mode}.log",
+    benchmark:
+        "results/benchmarks/opt_weight_decay/{opt}_{wd_mode}.tsv"
+    wildcard_constraints:
+        opt="|".join(OPT["weight_decay"]["optimizers"]),
+        wd_mode="loss|decoupled|l2",
+    params:
+        values=OPT["weight_decay"]["values"],
+        lr=OPT["weight_decay"]["lr"],
+        seeds=OPT["seeds"],
+        epochs=OPT["epochs"],
+        bs=OPT["bs"],
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=3000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/opt_weight_decay.py"
+
+
+rule opt_one_cycle:
+    input:
+        data=OPT_DATA,
+    output:
+        lr_find_table="results/optimizers/one_cycle/lr_find.tsv",
+        lr_find_plot=report(
+            "results/optimizers/one_cycle/lr_find.png",
+            caption="../workflow/report/opt_lr_find.rst",
+            category="Optimizers",
+            labels={"figure": "lr finder"},
+        ),
+        table=report(
+            "results/optimizers/one_cycle/fit_one_cycle.tsv",
+            caption="../workflow/report/opt_one_cycle.rst",
+            category="Optimizers",
+            labels={"figure": "fit_one_cycle table"},
+        ),
+        schedule=report(
+            "results/optimizers/one_cycle/schedule.png",
+            caption="../workflow/report/opt_schedule.rst",
+            category="Optimizers",
+            labels={"figure": "1cycle schedule"},
+        ),
+        losses=report(
+            "results/optimizers/one_cycle/losses.png",
+            caption="../workflow/report/opt_one_cycle_losses.rst",
+            category="Optimizers",
+            labels={"figure": "1cycle losses"},
+        ),
+    log:
+        "logs/opt_one_cycle.log",
+    benchmark:
+        "results/benchmarks/opt_one_cycle.tsv"
+    params:
+        one_cycle=OPT["one_cycle"],
+        bs=OPT["bs"],
+        seed=config["seed"],
+        dataset=OPT["dataset"],
+    threads: 1
+    resources:
+        runtime=15,
+        mem_mb=3000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/opt_one_cycle.py"
+
+
+rule aggregate_optimizers:
+    input:
+        ablation_runs=expand(
+            "results/optimizers/ablation/{opt}_{schedule}/runs.tsv",
+            opt=OPT["ablation"]["optimizers"],
+            schedule=OPT["ablation"]["schedules"],
+        ),
+        ablation_curves=expand(
+            "results/optimizers/ablation/{opt}_{schedule}/curves.parquet",
+            opt=OPT["ablation"]["optimizers"],
+            schedule=OPT["ablation"]["schedules"],
+        ),
+        wd_runs=expand(
+            "results/optimizers/weight_decay/{opt}_{wd_mode}.tsv",
+            opt=OPT["weight_decay"]["optimizers"],
+            wd_mode=OPT["weight_decay"]["modes"],
+        ),
+    output:
+        ablation_table=report(
+            "results/optimizers/ablation.tsv",
+            caption="../workflow/report/opt_ablation_table.rst",
+            category="Optimizers",
+            labels={"figure": "optimizer ablation table"},
+        ),
+        ablation_plot=report(
+            "results/optimizers/ablation.png",
+            caption="../workflow/report/opt_ablation_plot.rst",
+            category="Optimizers",
+            labels={"figure": "optimizer loss curves"},
+        ),
+        wd_table=report(
+            "results/optimizers/weight_decay.tsv",
+            caption="../workflow/report/opt_wd.rst",
+            category="Optimizers",
+            labels={"figure": "weight-decay table"},
+        ),
+        wd_plot=report(
+            "results/optimizers/weight_decay.png",
+            caption="../workflow/report/opt_wd.rst",
+            category="Optimizers",
+            labels={"figure": "weight-decay plot"},
+        ),
+    log:
+        "logs/aggregate_optimizers.log",
+    benchmark:
+        "results/benchmarks/aggregate_optimizers.tsv"
+    params:
+        dataset=OPT["dataset"],
+    resources:
+        runtime=5,
+        mem_mb=2000,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/aggregate_optimizers.py"
+
+
+rule cross_entropy_figure:
+    output:
+        report(
+            "results/optimizers/cross_entropy.png",
+            caption="../workflow/report/cross_entropy.rst",
+            category="Optimizers",
+            labels={"figure": "cross-entropy"},
+        ),
+    log:
+        "logs/cross_entropy_figure.log",
+    benchmark:
+        "results/benchmarks/cross_entropy_figure.tsv"
+    resources:
+        runtime=5,
+        mem_mb=500,
+    conda:
+        "../environment.yml"
+    script:
+        "../workflow/scripts/cross_entropy_figure.py"
+
+
+rule optimizers:
+    input:
+        rules.opt_manual.output,
+        rules.opt_one_cycle.output,
+        rules.aggregate_optimizers.output,
+        rules.cross_entropy_figure.output,
