@@ -18,6 +18,7 @@ include: "rules/movielens.smk"
 include: "rules/collab.smk"
 include: "rules/images.smk"
 include: "rules/optimizers.smk"
+include: "rules/transfer.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
         rules.data.input,
         rules.collab.input,
         rules.optimizers.input,
+        rules.transfer.input,

@@ -1,0 +1,67 @@
+"""Time the main collaborative-filtering config on ml-100k's random split.
+
+    python benchmarks/collab_speed.py --source DIR   (DIR holds u.data and u.item)
+
+Prints where the time goes, then one line: rmse=<valid RMSE> train_seconds=<5 epochs, wall>.
+Start-up (imports) and data loading are timed separately and not counted in train_seconds.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+from lesson5.collab import CollabSettings, make_learner  # noqa: E402
+from lesson5.data.movielens import get_release, parse_items, parse_ratings  # noqa: E402
+from lesson5.data.schemas import validate_items, validate_ratings  # noqa: E402
+from lesson5.data.splits import random_split  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, help="folder with the ml-100k files")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+    t0 = time.perf_counter()
+    ml = get_release("ml-100k")
+    ratings = validate_ratings(parse_ratings(Path(args.source) / "u.data", ml), ml, "u.data")
+    items = validate_items(parse_items(Path(args.source) / "u.item", ml), "u.item")
+    split = random_split(ratings, config["movielens"]["valid_pct"], config["movielens"]["split_seed"])
+    t1 = time.perf_counter()
+    settings = CollabSettings.from_config(config["collab"]["model"], seed=args.seed)
+    learner, data = make_learner(split, items, settings)
+    t2 = time.perf_counter()
+    history = learner.fit_one_cycle(settings.epochs, settings.lr)
+    t3 = time.perf_counter()
+    train_seconds = t3 - t2
+    steps = settings.epochs * learner.n_batches()
+
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {settings}")
+    print(f"load + validate + split: {t1 - t0:.2f} s; tensors + model: {t2 - t1:.2f} s")
+    print(history.to_string(index=False))
+    print(f"{steps} steps in {train_seconds:.2f} s = {1e6 * train_seconds / steps:.0f} us/step "
+          f"(validation included: {history.seconds.sum():.2f} s in-epoch)")
+
+    # What dominates a step: profile one more epoch of the same learner.
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        learner.fit_one_cycle(1, settings.lr)
+    print("\nTop operators of one profiled epoch (profiler overhead included):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+    print(f"rmse={history.valid_rmse.iloc[-1]:.4f} train_seconds={train_seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""fastai's cnn_learner in plain PyTorch: a torchvision ResNet-34 body, a new head, three layer groups."""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import ResNet34_Weights, resnet34
+
+from lesson5.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+class AdaptiveConcatPool2d(nn.Module):
+    """[max-pool, avg-pool] concatenated, in that order (fastai), so the head sees 2x the channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.max, self.avg = nn.AdaptiveMaxPool2d(1), nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        return torch.cat([self.max(x), self.avg(x)], dim=1)
+
+
+def create_head(n_features: int, n_classes: int, ps: float = 0.5, hidden: int = 512) -> nn.Sequential:
+    """fastai's create_head: pool -> flatten -> BN -> dropout ps/2 -> Linear -> ReLU -> BN -> dropout ps -> Linear.
+
+    Linear weights get kaiming_normal_ (fan_in, gain sqrt 2) and zero biases, as fastai's apply_init.
+    """
+    head = nn.Sequential(
+        AdaptiveConcatPool2d(), nn.Flatten(),
+        nn.BatchNorm1d(n_features), nn.Dropout(ps / 2), nn.Linear(n_features, hidden), nn.ReLU(inplace=True),
+        nn.BatchNorm1d(hidden), nn.Dropout(ps), nn.Linear(hidden, n_classes),
+    )
+    for layer in head:
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return head
+
+
+def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None = None) -> nn.Sequential:
+    """ResNet-34 without avgpool and fc: Sequential(conv1, bn1, relu, maxpool, layer1..layer4).
+
+    weights: "scratch" (random init), "imagenet" (torchvision's IMAGENET1K_V1, downloaded once into
+    ``cache_dir`` and hash-checked by torchvision), or a path to a body checkpoint of this pipeline.
+    """
+    if weights == "imagenet":
+        if cache_dir is not None:
+            torch.hub.set_dir(str(Path(cache_dir)))
+        try:
+            net = resnet34(weights=ResNet34_Weights.IMAGENET1K_V1, progress=False)
+        except (urllib.error.URLError, OSError, RuntimeError) as error:
+            raise PipelineError(
+                f"could not load ImageNet weights for resnet34 ({error}). Offline, set transfer.weights to "
+                "'pretrained' (the body this pipeline pretrains on a source task), 'scratch', or the path "
+                "of a body checkpoint; or put resnet34-b627a593.pth under "
+                f"{Path(cache_dir or torch.hub.get_dir()) / 'checkpoints'}") from error
+        return nn.Sequential(*list(net.children())[:-2])
+    body = nn.Sequential(*list(resnet34(weights=None).children())[:-2])
+    if weights != "scratch":
+        path = Path(weights)
+        if not path.is_file():
+            raise PipelineError(f"weights {weights!r}: not 'imagenet', 'scratch' or an existing checkpoint file")
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        body.load_state_dict(saved["body"])
+        log.info("loaded body weights from %s (pretrained on %s)", path, saved.get("source", "?"))
+    return body
+
+
+def body_features(body: nn.Module) -> int:
+    """Channels out of the body (512 for resnet34)."""
+    return [m for m in body.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+
+
+def cnn_model(n_classes: int, weights: str = "scratch", ps: float = 0.5, cache_dir=None) -> nn.Sequential:
+    body = resnet34_body(weights, cache_dir)
+    return nn.Sequential(body, create_head(2 * body_features(body), n_classes, ps))
+
+
+def layer_groups(model: nn.Sequential) -> list[list[nn.Module]]:
+    """fastai's resnet split: (stem, layer1, layer2), (layer3, layer4), (head)."""
+    body, head = model[0], model[1]
+    return [list(body[:6]), list(body[6:]), [head]]
+
+
+def save_body(model: nn.Sequential, path, **meta):
+    torch.save({"body": model[0].state_dict(), **meta}, path)
