@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import torch  # noqa: E402
+import torch._dynamo  # noqa: E402,F401  torch.optim imports it lazily on first use (~1.6 s): start-up, not training
 import yaml  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 

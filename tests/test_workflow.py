@@ -90,3 +90,85 @@ def test_offline_without_local_source_says_how_to_fix(workdir):
     assert proc.returncode != 0
     assert "could not download" in proc.stdout and "To use a local copy" in proc.stdout
     assert "Traceback" not in proc.stdout
+
+
+EXPECTED = [
+    "results/data/ml-100k/summary.tsv",
+    "results/data/ml-100k/ratings_overview.png",
+    "results/data/fashion_mnist/images.npz",
+    "results/collab/lr_find.png",
+    "results/collab/main/epochs.tsv",
+    "results/collab/main/loss_curve.png",
+    "results/collab/main/schedule.png",
+    "results/collab/interpret/item_biases.tsv",
+    "results/collab/interpret/pca_ends.tsv",
+    "results/collab/interpret/pca_scatter.png",
+    "results/collab/baselines.tsv",
+    "results/collab/sweep_n_factors.png",
+    "results/collab/sweep_wd.png",
+    "results/collab/folds.tsv",
+    "results/optimizers/manual/losses.png",
+    "results/optimizers/ablation.png",
+    "results/optimizers/ablation.tsv",
+    "results/optimizers/weight_decay.png",
+    "results/optimizers/one_cycle/lr_find.png",
+    "results/optimizers/one_cycle/fit_one_cycle.tsv",
+    "results/optimizers/one_cycle/schedule.png",
+    "results/optimizers/cross_entropy.png",
+    "results/transfer/pretrained_body.pt",
+    "results/transfer/strategies.tsv",
+    "results/transfer/curves.png",
+    "results/transfer/confusion.png",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline(tmp_path_factory):
+    """The whole tiny config, run once for the tests below."""
+    from lesson5.data.idx import write_fake_idx_dataset
+
+    work = tmp_path_factory.mktemp("tiny")
+    shutil.copytree(ROOT / "profiles", work / "profiles")
+    write_fake_idx_dataset(work / "resources" / "synthetic" / "fashion-mnist")
+    proc = tiny_run(work, "all")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return work
+
+
+@pytest.mark.e2e
+def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
+    missing = [p for p in EXPECTED if not (tiny_pipeline / p).is_file()]
+    assert not missing
+    for png in (p for p in EXPECTED if p.endswith(".png")):
+        assert (tiny_pipeline / png).stat().st_size > 5_000, png
+    for rule_dir in (tiny_pipeline / "logs").iterdir():
+        assert any(rule_dir.rglob("*.log")) or rule_dir.suffix == ".log"
+    baselines = pd.read_csv(tiny_pipeline / "results/collab/baselines.tsv", sep="\t")
+    assert list(baselines.model) == ["mean", "bias", "dot", "mlp"] and (baselines.n_seeds == 2).all()
+    table = (tiny_pipeline / "results/transfer/strategies.tsv").read_text()
+    assert "# verdict: pretrained + discriminative lrs" in table
+    epochs = pd.read_csv(tiny_pipeline / "results/collab/main/epochs.tsv", sep="\t")
+    assert list(epochs.columns) == ["epoch", "train_mse", "valid_mse", "valid_rmse", "seconds"]
+
+
+@pytest.mark.e2e
+def test_same_seed_gives_the_same_numbers(tiny_pipeline):
+    run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/seed~0/history.tsv"))
+    before = pd.read_csv(run, sep="\t")
+    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun",
+                     str(run.relative_to(tiny_pipeline)), str(run.relative_to(tiny_pipeline)), cwd=tiny_pipeline)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    after = pd.read_csv(run, sep="\t")
+    pd.testing.assert_frame_equal(before.drop(columns="seconds"), after.drop(columns="seconds"))
+
+
+@pytest.mark.e2e
+def test_report_contains_every_item(tiny_pipeline):
+    import zipfile
+
+    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--report", "report.zip", cwd=tiny_pipeline)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    names = [n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(tiny_pipeline / "report.zip").namelist()]
+    reported = [p.rsplit("/", 1)[-1] for p in EXPECTED if not p.endswith((".npz", ".pt"))]
+    for base in set(reported):
+        assert names.count(base) >= reported.count(base), base

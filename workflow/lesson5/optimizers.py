@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from lesson5.errors import PipelineError
 from lesson5.models.mnist import MODELS
 from lesson5.train.loop import Learner, Tensors, accuracy
 
@@ -69,7 +70,7 @@ def choose_lr(base: Run, grid: list[float], data, device="cpu") -> tuple[float, 
     for lr in grid:
         try:
             _, record = train_run(Run(**{**vars(base), "lr": lr}), data, device)
-        except Exception as error:  # a diverged lr is a result of the grid, not a failure of the job
+        except PipelineError as error:  # a diverged lr is a result of the grid, not a failure of the job
             log.warning("lr %g failed: %s", lr, error)
             record = {**vars(base), "lr": lr, "valid_loss": float("inf"), "valid_accuracy": float("nan")}
         rows.append(record)

@@ -1,0 +1,130 @@
+"""ResNet-34 transfer learner: head, layer groups, freezing, lr specs, checkpoints, offline ImageNet."""
+
+import pytest
+import torch
+from torch import nn
+
+from lesson5.errors import PipelineError
+from lesson5.models.vision import cnn_model, create_head, layer_groups, resnet34_body, save_body
+from lesson5.train.loop import Learner, Tensors
+from lesson5.train.lr import expand_lr_spec
+from lesson5.transfer import run_strategy, TaskData
+
+
+@pytest.mark.parametrize("n_classes", [5, 10, 37])
+def test_head_layout_and_shapes(n_classes):
+    head = create_head(1024, n_classes)
+    kinds = [type(m).__name__ for m in head]
+    assert kinds == ["AdaptiveConcatPool2d", "Flatten", "BatchNorm1d", "Dropout", "Linear", "ReLU",
+                     "BatchNorm1d", "Dropout", "Linear"]
+    assert head[3].p == 0.25 and head[7].p == 0.5
+    assert (head[4].in_features, head[4].out_features, head[8].out_features) == (1024, 512, n_classes)
+    assert torch.all(head[4].bias == 0)
+    head.eval()
+    assert head(torch.randn(2, 512, 2, 2)).shape == (2, n_classes)
+
+
+def test_concat_pool_is_max_then_avg():
+    x = torch.arange(8.0).reshape(1, 2, 2, 2)
+    out = create_head(4, 3)[0](x).flatten()
+    assert out.tolist() == [3.0, 7.0, 1.5, 5.5]
+
+
+def test_body_and_layer_groups():
+    model = cnn_model(5)
+    body = model[0]
+    assert [type(m).__name__ for m in body[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    groups = layer_groups(model)
+    assert len(groups) == 3
+    assert groups[0][4] is body[4] and groups[0][5] is body[5]  # layer1, layer2
+    assert groups[1] == [body[6], body[7]]  # layer3, layer4
+    assert groups[2] == [model[1]]
+    assert sum(p.numel() for g in groups for m in g for p in m.parameters()) == sum(
+        p.numel() for p in model.parameters())
+    model.eval()
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 5)
+
+
+def tiny_learner(model):
+    x = torch.randn(8, 3, 32, 32)
+    return Learner(model, Tensors(x, torch.randint(0, 5, (8,)), x, torch.randint(0, 5, (8,))),
+                   loss_func=nn.CrossEntropyLoss(), layer_groups=layer_groups(model), bs=4, device="cpu")
+
+
+def test_freeze_keeps_only_batchnorm_and_head_trainable():
+    model = cnn_model(5)
+    learner = tiny_learner(model)
+    learner.freeze()
+    for name, module in model[0].named_modules():
+        for p in module.parameters(recurse=False):
+            assert p.requires_grad == isinstance(module, nn.BatchNorm2d), name
+    assert all(p.requires_grad for p in model[1].parameters())
+    before = {n: p.detach().clone() for n, p in model[0].named_parameters()}
+    learner.fit(1, 1e-2)
+    changed = {n for n, p in model[0].named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(".bn" in n or n.startswith("1.") or "downsample.1" in n for n in changed), changed
+    learner.unfreeze()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_discriminative_lrs_reach_the_optimizer_groups():
+    learner = tiny_learner(cnn_model(5))
+    learner.unfreeze()
+    opt = learner._optimizer(learner._lrs([1e-6, 1e-4]))
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-6, 1e-5, 1e-4])
+
+
+@pytest.mark.parametrize("spec, n, div, expected", [
+    (3e-3, 3, 10, [3e-3, 3e-3, 3e-3]),
+    ([3e-3], 3, 10, [3e-4, 3e-4, 3e-3]),
+    (slice(3e-3), 3, 3, [1e-3, 1e-3, 3e-3]),
+    ([1e-6, 1e-4], 3, 10, [1e-6, 1e-5, 1e-4]),
+    (slice(1e-6, 1e-4), 3, 10, [1e-6, 1e-5, 1e-4]),
+    ([1e-4, 1e-2], 2, 10, [1e-4, 1e-2]),
+    (5e-3, 1, 10, [5e-3]),
+])
+def test_lr_spec_expansion(spec, n, div, expected):
+    assert expand_lr_spec(spec, n, div) == pytest.approx(expected)
+
+
+def test_lr_slice_needs_two_groups():
+    with pytest.raises(PipelineError, match="two layer groups"):
+        expand_lr_spec([1e-6, 1e-4], 1)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = cnn_model(5)
+    path = tmp_path / "body.pt"
+    save_body(model, path, source="test")
+    body = resnet34_body(str(path))
+    for (n, a), (_, b) in zip(model[0].state_dict().items(), body.state_dict().items()):
+        assert torch.equal(a, b), n
+
+
+def test_imagenet_offline_names_the_alternatives(tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(PipelineError) as info:
+        resnet34_body("imagenet", cache_dir=tmp_path)
+    for word in ("pretrained", "scratch", "checkpoint"):
+        assert word in str(info.value)
+
+
+def test_unknown_weights():
+    with pytest.raises(PipelineError, match="not 'imagenet', 'scratch'"):
+        resnet34_body("/no/such/file.pt")
+
+
+def test_strategy_runs_and_is_deterministic():
+    g = torch.Generator().manual_seed(0)
+    data = TaskData(torch.randn(12, 3, 32, 32, generator=g), torch.arange(12) % 3,
+                    torch.randn(6, 3, 32, 32, generator=g), torch.arange(6) % 3, [0, 1, 2])
+    cfg = dict(ps=0.5, bs=4, wd=0.01, lr_div=10, frozen_epochs=1, unfrozen_epochs=1, lr=1e-3, lr_slice=[1e-5, 1e-3])
+    first = run_strategy("discriminative", data, "scratch", cfg, seed=1, device="cpu")[1]
+    second = run_strategy("discriminative", data, "scratch", cfg, seed=1, device="cpu")[1]
+    assert first.stage.tolist() == ["frozen", "unfrozen"]
+    assert first.drop(columns="seconds").equals(second.drop(columns="seconds"))
