@@ -21,7 +21,8 @@ rule pretrain_body:
     benchmark:
         "results/benchmarks/pretrain_body.tsv"
     params:
-        transfer=TRANSFER,
+        transfer={k: TRANSFER[k] for k in ("source_classes", "size", "device", "pretrain")},
+        ps=TRANSFER["finetune"]["ps"],
         seed=config["seed"],
         dataset=TRANSFER["dataset"],
     threads: 2

@@ -50,3 +50,9 @@ def test_bad_config_fails_the_dry_run_with_the_key(tmp_path):
     proc = snakemake("-n", "--config", "collab={'model': {'epochs': 0}}", cwd=ROOT)
     assert proc.returncode != 0
     assert "epochs" in proc.stdout and "minimum" in proc.stdout
+
+
+def test_config_readme_is_generated_from_the_schema():
+    from lesson5.configdoc import render
+
+    assert (ROOT / "config" / "README.md").read_text() == render(), "run: python -m lesson5.configdoc > config/README.md"

@@ -172,3 +172,10 @@ def test_report_contains_every_item(tiny_pipeline):
     reported = [p.rsplit("/", 1)[-1] for p in EXPECTED if not p.endswith((".npz", ".pt"))]
     for base in set(reported):
         assert names.count(base) >= reported.count(base), base
+
+
+def test_dry_run_through_the_slurm_profile(monkeypatch):
+    monkeypatch.setenv("SLURM_PARTITION", "debug")
+    monkeypatch.setenv("SLURM_ACCOUNT", "lesson5")
+    proc = snakemake("-n", "--profile", ROOT / "profiles" / "slurm", "all", check=True)
+    assert "train_collab" in proc.stdout and "finetune" in proc.stdout

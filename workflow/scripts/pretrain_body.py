@@ -22,7 +22,7 @@ def main(smk):
     data = task_data(arrays, cfg["source_classes"], pre["per_class"], pre["valid_per_class"], cfg["size"],
                      smk.params.seed)
     device = str(resolve_device(cfg["device"]))
-    model = cnn_model(len(data.classes), "scratch", cfg["finetune"]["ps"]).to(memory_format=torch.channels_last)
+    model = cnn_model(len(data.classes), "scratch", smk.params.ps).to(memory_format=torch.channels_last)
     learner = make_learner(model, data, bs=pre["bs"], wd=pre["wd"], lr_div=1.0, seed=smk.params.seed,
                            device=device)
     learner.log_every = 20

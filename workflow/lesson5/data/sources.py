@@ -184,7 +184,10 @@ def _fetch_into(source, checksums, dest: Path, cache: Path, how_to_fix: str, **k
                 raise ChecksumMismatch(
                     f"{name} from {source}: sha256 mismatch\n  expected {expected}\n  actual   {actual}"
                 )
-            log.info("verified %s sha256=%s", name, actual)
+            if expected is None:
+                log.warning("%s: no checksum configured, not verified (sha256=%s)", name, actual)
+            else:
+                log.info("verified %s sha256=%s", name, actual)
         finals = {}
         for name in wanted:
             os.replace(stage / name, dest / name)
