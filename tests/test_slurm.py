@@ -43,16 +43,16 @@ def prepared(tmp_path, name):
 
 
 def run(work, sums, *extra, timeout=420):
-    cmd = ["timeout", "-s", "INT", str(timeout), str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"),
+    cmd = ["timeout", "-s", "INT", str(timeout), str(BIN / "snakemake"), "data", "--snakefile", str(ROOT / "Snakefile"),
            "--configfile", str(ROOT / "config" / "tiny.yaml"),
-           "--config", f"movielens={{'checksums': {sums!r}}}", *extra, "data"]
+           "--config", f"movielens={{'checksums': {sums!r}}}", *extra]
     env = {**os.environ, "SLURM_PARTITION": "debug", "SLURM_ACCOUNT": ""}
     return subprocess.run(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           timeout=timeout + 30)
 
 
 SLURM = ["--profile", str(ROOT / "profiles" / "slurm"), "--jobs", "2", "--latency-wait", "5",
-         "--slurm-init-seconds-before-status-checks", "2",
+         "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
          # replaces the profile's whole default-resources block: no account on the test cluster
          "--default-resources", "slurm_partition=debug", "mem_mb=500", "runtime=10"]
 
@@ -61,11 +61,13 @@ def test_tiny_data_stage_runs_through_slurm_and_matches_a_local_run(tmp_path):
     work, sums = prepared(tmp_path, "slurm")
     proc = run(work, sums, *SLURM)
     assert proc.returncode == 0, proc.stdout[-6000:]
-    comments = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "Comment,State", "-S", "now-2hours"],
-                              capture_output=True, text=True, timeout=30).stdout
-    for rule in ("rule_fetch_movielens", "rule_parse_movielens", "rule_split_movielens", "rule_prepare_images"):
-        assert any(line.startswith(rule) and line.endswith("COMPLETED") for line in comments.splitlines()), \
-            f"{rule} did not complete as a Slurm job:\n{comments}"
+    jobs = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State,WorkDir", "-S", "now-2hours"],
+                          capture_output=True, text=True, timeout=30).stdout.splitlines()
+    ours = [line.split("|") for line in jobs if line.endswith("|" + str(work))]
+    assert len(ours) >= 10 and all(state == "COMPLETED" for _, state, _ in ours), jobs
+    slurm_logs = work / ".snakemake" / "slurm_logs"
+    for rule in ("fetch_movielens", "parse_movielens", "split_movielens", "prepare_images", "summarize_movielens"):
+        assert any((slurm_logs / f"rule_{rule}").rglob("*.log")), f"no Slurm job log for {rule}"
 
     local, _ = prepared(tmp_path, "local")
     proc = run(local, sums, "--cores", "2")
