@@ -19,6 +19,7 @@ include: "rules/collab.smk"
 include: "rules/images.smk"
 include: "rules/optimizers.smk"
 include: "rules/transfer.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -28,3 +29,4 @@ rule all:
         rules.collab.input,
         rules.optimizers.input,
         rules.transfer.input,
+        rules.summary_table.output,

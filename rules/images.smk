@@ -10,13 +10,13 @@ rule fetch_images:
         "results/benchmarks/fetch_images/{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(IMAGE_DATASETS),
-    params:
-        fetch=lambda wc: fetch_params(wc.dataset, IDX_NAMES),
+    conda:
+        "../environment.yml"
     resources:
         runtime=20,
         mem_mb=1000,
-    conda:
-        "../environment.yml"
+    params:
+        fetch=lambda wc: fetch_params(wc.dataset, IDX_NAMES),
     script:
         "../workflow/scripts/fetch_dataset.py"
 
@@ -32,13 +32,13 @@ rule prepare_images:
         "results/benchmarks/prepare_images/{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(IMAGE_DATASETS),
-    params:
-        n_valid=lambda wc: config[wc.dataset]["n_valid"],
-        seed=lambda wc: config[wc.dataset]["split_seed"],
+    conda:
+        "../environment.yml"
     resources:
         runtime=10,
         mem_mb=3000,
-    conda:
-        "../environment.yml"
+    params:
+        n_valid=lambda wc: config[wc.dataset]["n_valid"],
+        seed=lambda wc: config[wc.dataset]["split_seed"],
     script:
         "../workflow/scripts/prepare_images.py"

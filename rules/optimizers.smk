@@ -19,16 +19,16 @@ rule opt_manual:
         "logs/opt_manual.log",
     benchmark:
         "results/benchmarks/opt_manual.tsv"
-    params:
-        manual=OPT["manual"],
-        bs=OPT["bs"],
-        dataset=OPT["dataset"],
+    conda:
+        "../environment.yml"
     threads: 1
     resources:
         runtime=15,
         mem_mb=3000,
-    conda:
-        "../environment.yml"
+    params:
+        manual=OPT["manual"],
+        bs=OPT["bs"],
+        dataset=OPT["dataset"],
     script:
         "../workflow/scripts/opt_manual.py"
 
@@ -47,18 +47,18 @@ rule opt_ablation:
     wildcard_constraints:
         opt="|".join(OPT["ablation"]["optimizers"]),
         schedule="constant|one_cycle",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=3000,
     params:
         lr_grid=OPT["ablation"]["lr_grid"],
         wd=OPT["ablation"]["wd"],
         seeds=OPT["seeds"],
         epochs=OPT["epochs"],
         bs=OPT["bs"],
-    threads: 1
-    resources:
-        runtime=30,
-        mem_mb=3000,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/opt_ablation.py"
 
@@ -75,18 +75,18 @@ rule opt_weight_decay:
     wildcard_constraints:
         opt="|".join(OPT["weight_decay"]["optimizers"]),
         wd_mode="loss|decoupled|l2",
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=3000,
     params:
         values=OPT["weight_decay"]["values"],
         lr=OPT["weight_decay"]["lr"],
         seeds=OPT["seeds"],
         epochs=OPT["epochs"],
         bs=OPT["bs"],
-    threads: 1
-    resources:
-        runtime=30,
-        mem_mb=3000,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/opt_weight_decay.py"
 
@@ -124,17 +124,17 @@ rule opt_one_cycle:
         "logs/opt_one_cycle.log",
     benchmark:
         "results/benchmarks/opt_one_cycle.tsv"
+    conda:
+        "../environment.yml"
+    threads: 1
+    resources:
+        runtime=15,
+        mem_mb=3000,
     params:
         one_cycle=OPT["one_cycle"],
         bs=OPT["bs"],
         seed=config["seed"],
         dataset=OPT["dataset"],
-    threads: 1
-    resources:
-        runtime=15,
-        mem_mb=3000,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/opt_one_cycle.py"
 
@@ -185,13 +185,13 @@ rule aggregate_optimizers:
         "logs/aggregate_optimizers.log",
     benchmark:
         "results/benchmarks/aggregate_optimizers.tsv"
-    params:
-        dataset=OPT["dataset"],
+    conda:
+        "../environment.yml"
     resources:
         runtime=5,
         mem_mb=2000,
-    conda:
-        "../environment.yml"
+    params:
+        dataset=OPT["dataset"],
     script:
         "../workflow/scripts/aggregate_optimizers.py"
 
@@ -208,11 +208,11 @@ rule cross_entropy_figure:
         "logs/cross_entropy_figure.log",
     benchmark:
         "results/benchmarks/cross_entropy_figure.tsv"
+    conda:
+        "../environment.yml"
     resources:
         runtime=5,
         mem_mb=500,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/cross_entropy_figure.py"
 

@@ -20,18 +20,18 @@ rule pretrain_body:
         "logs/pretrain_body.log",
     benchmark:
         "results/benchmarks/pretrain_body.tsv"
-    params:
-        transfer={k: TRANSFER[k] for k in ("source_classes", "size", "device", "pretrain")},
-        ps=TRANSFER["finetune"]["ps"],
-        seed=config["seed"],
-        dataset=TRANSFER["dataset"],
+    conda:
+        "../environment.yml"
     threads: 2
     resources:
         runtime=60,
         mem_mb=6000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
-    conda:
-        "../environment.yml"
+    params:
+        transfer={k: TRANSFER[k] for k in ("source_classes", "size", "device", "pretrain")},
+        ps=TRANSFER["finetune"]["ps"],
+        seed=config["seed"],
+        dataset=TRANSFER["dataset"],
     script:
         "../workflow/scripts/pretrain_body.py"
 
@@ -50,15 +50,15 @@ rule finetune:
     wildcard_constraints:
         strategy="|".join(TRANSFER["strategies"]),
         seed=r"\d+",
-    params:
-        transfer=TRANSFER,
+    conda:
+        "../environment.yml"
     threads: 2
     resources:
         runtime=30,
         mem_mb=4000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
-    conda:
-        "../environment.yml"
+    params:
+        transfer=TRANSFER,
     script:
         "../workflow/scripts/finetune.py"
 
@@ -97,6 +97,11 @@ rule aggregate_transfer:
         "logs/aggregate_transfer.log",
     benchmark:
         "results/benchmarks/aggregate_transfer.tsv"
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=5,
+        mem_mb=1000,
     params:
         runs=TRANSFER_RUNS,
         class_names=[CLASS_NAMES[TRANSFER["dataset"]][k] for k in TRANSFER["target_classes"]],
@@ -104,11 +109,6 @@ rule aggregate_transfer:
             f"ResNet-34 on {TRANSFER['dataset']} classes {TRANSFER['target_classes']}, "
             f"{TRANSFER['finetune']['per_class']} labels per class, {TRANSFER['size']} px"
         ),
-    resources:
-        runtime=5,
-        mem_mb=1000,
-    conda:
-        "../environment.yml"
     script:
         "../workflow/scripts/aggregate_transfer.py"
 

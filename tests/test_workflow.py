@@ -119,6 +119,7 @@ EXPECTED = [
     "results/transfer/strategies.tsv",
     "results/transfer/curves.png",
     "results/transfer/confusion.png",
+    "results/summary.tsv",
 ]
 
 

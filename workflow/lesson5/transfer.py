@@ -77,12 +77,13 @@ def make_learner(model: nn.Module, data: TaskData, *, bs: int, wd: float, lr_div
                    transform=random_flip if augment else None, valid_bs=256)
 
 
-def run_strategy(strategy: str, data: TaskData, weights: str, cfg: dict, seed: int, device: str):
+def run_strategy(strategy: str, data: TaskData, weights: str, cfg: dict, seed: int, device: str,
+                 cache_dir: str | None = None):
     """Train one strategy; returns (learner, per-epoch history with a 'stage' column)."""
     if strategy not in STRATEGIES:
         raise PipelineError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
     torch.manual_seed(seed)
-    model = cnn_model(len(data.classes), "scratch" if strategy == "scratch" else weights, cfg["ps"])
+    model = cnn_model(len(data.classes), "scratch" if strategy == "scratch" else weights, cfg["ps"], cache_dir)
     model = model.to(memory_format=torch.channels_last)
     learner = make_learner(model, data, bs=cfg["bs"], wd=cfg["wd"], lr_div=cfg["lr_div"], seed=seed, device=device)
     e1, e2 = cfg["frozen_epochs"], cfg["unfrozen_epochs"]

@@ -23,7 +23,7 @@ def main(smk):
     data = task_data(arrays, cfg["target_classes"], ft["per_class"], ft["valid_per_class"], cfg["size"], seed)
     weights = smk.input.body if cfg["weights"] == "pretrained" else cfg["weights"]
     learner, history = run_strategy(smk.wildcards.strategy, data, weights, ft, seed,
-                                    str(resolve_device(cfg["device"])))
+                                    str(resolve_device(cfg["device"])), cache_dir="resources/torch")
     history.assign(strategy=smk.wildcards.strategy, seed=seed).to_csv(
         smk.output.history, sep="\t", index=False, float_format="%.5f")
     pred = learner.predict(learner.data.x_valid)

@@ -1,0 +1,21 @@
+"""Rule summary_table: key figures of every stage beside the lesson's and the anchors' numbers."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
+import pandas as pd
+
+from lesson5.analysis.summary import key_figures, summary_table
+from lesson5.runner import run_script
+
+
+def main(smk):
+    i = smk.input
+    figures = key_figures(pd.read_csv(i.collab_baselines, sep="\t"), pd.read_csv(i.collab_folds, sep="\t"),
+                          pd.read_csv(i.one_cycle, sep="\t"), pd.read_csv(i.transfer, sep="\t", comment="#"))
+    table = summary_table(figures, pd.read_csv(i.reference, sep="\t"))
+    table.to_csv(smk.output[0], sep="\t", index=False, float_format="%.4f")
+
+
+run_script(snakemake, main)  # noqa: F821
