@@ -116,3 +116,51 @@ rule aggregate_transfer:
 rule transfer:
     input:
         rules.aggregate_transfer.output,
+        rules.transfer_lesson.output if config["transfer_lesson"]["enabled"] else [],
+
+
+rule prepare_pets:
+    output:
+        "results/data/pets/images.npz",
+    log:
+        "logs/prepare_pets.log",
+    benchmark:
+        "results/benchmarks/prepare_pets.tsv"
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=60,
+        mem_mb=8000,
+    params:
+        pets=config["pets"],
+    script:
+        "../workflow/scripts/prepare_pets.py"
+
+
+rule transfer_lesson:
+    input:
+        rules.prepare_pets.output,
+    output:
+        history="results/transfer/lesson/history.tsv",
+        comparison=report(
+            "results/transfer/lesson/comparison.tsv",
+            caption="../workflow/report/transfer_lesson.rst",
+            category="Transfer learning",
+            labels={"figure": "lesson scale: pets"},
+        ),
+    log:
+        "logs/transfer_lesson.log",
+    benchmark:
+        "results/benchmarks/transfer_lesson.tsv"
+    conda:
+        "../environment.yml"
+    threads: 8
+    resources:
+        runtime=120,
+        mem_mb=24000,
+        gpu=1 if config["transfer_lesson"]["device"] != "cpu" else 0,
+    params:
+        cfg=config["transfer_lesson"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/transfer_lesson.py"

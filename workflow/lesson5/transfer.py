@@ -110,3 +110,28 @@ def run_strategy(strategy: str, data: TaskData, weights: str, cfg: dict, seed: i
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, n: int) -> np.ndarray:
     idx = target.cpu() * n + pred.argmax(1).cpu()
     return torch.bincount(idx, minlength=n * n).reshape(n, n).numpy()
+
+
+def lesson_scale(arrays: dict, cfg: dict, seed: int, device: str, cache_dir: str | None = None):
+    """Lesson 1's pets run: ImageNet body, fit_one_cycle(frozen_epochs, lr) frozen, then unfreeze and
+    fit_one_cycle(unfrozen_epochs, slice(lo, hi)). Returns (learner, history with a 'stage' column)."""
+    from lesson5.data.pets import CenterCropNormalize, PetsAugment
+
+    valid = arrays["is_valid"]
+    x, y = torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["labels"].astype(np.int64))
+    torch.manual_seed(seed)
+    model = cnn_model(len(arrays["classes"]), cfg["weights"], cfg["ps"], cache_dir)
+    model = model.to(memory_format=torch.channels_last)
+    stats = IMAGENET_STATS
+    learner = Learner(model, Tensors(x[~valid], y[~valid], x[valid], y[valid]), loss_func=nn.CrossEntropyLoss(),
+                      metrics={"error_rate": error_rate}, layer_groups=layer_groups(model), opt="adam",
+                      wd=cfg["wd"], wd_mode="decoupled", bs=cfg["bs"], drop_last=True, seed=seed, device=device,
+                      lr_div=cfg["lr_div"], transform=PetsAugment(cfg["size"], *stats),
+                      valid_transform=CenterCropNormalize(cfg["size"], *stats), valid_bs=cfg["bs"], log_every=20)
+    learner.freeze()
+    first = learner.fit_one_cycle(cfg["frozen_epochs"], list(cfg["lr"]))
+    learner.unfreeze()
+    second = learner.fit_one_cycle(cfg["unfrozen_epochs"], list(cfg["lr_slice"]))
+    history = pd.concat([first.assign(stage="frozen"), second.assign(stage="unfrozen")], ignore_index=True)
+    history["epoch"] = range(1, len(history) + 1)
+    return learner, history

@@ -94,6 +94,7 @@ class Learner:
     lr_div: float = 10.0  # slice(hi): earlier groups get hi / lr_div
     train_bn: bool = True  # freeze() keeps BatchNorm layers trainable (fastai's default)
     transform: Callable | None = None  # applied to each training batch of x (augmentation)
+    valid_transform: Callable | None = None  # applied to each batch of x before prediction
     log_every: int = 0  # log a progress line every N batches (0: once per epoch)
 
     def __post_init__(self):
@@ -170,8 +171,8 @@ class Learner:
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         self.model.eval()
-        out = torch.cat([self.model(x[i:i + self.valid_bs]) for i in range(0, len(x), self.valid_bs)])
-        return out
+        prepare = self.valid_transform or (lambda batch: batch)
+        return torch.cat([self.model(prepare(x[i:i + self.valid_bs])) for i in range(0, len(x), self.valid_bs)])
 
     def validate(self) -> dict[str, float]:
         pred = self.predict(self.data.x_valid)
