@@ -25,10 +25,10 @@ def random_data(n_users=30, n_items=40, n=512, seed=0):
 def test_shapes_and_y_range_bounds():
     torch.manual_seed(0)
     model = DotProductBias(944, 1654, 40)
-    assert model.table.weight.shape == (944 + 1654, 41)
+    assert model.users.weight.shape == (944, 41) and model.items.weight.shape == (1654, 41)
     assert model.user_factors.shape == (944, 40) and model.item_bias.shape == (1654,)
     with torch.no_grad():
-        model.table.weight.mul_(1000)  # push raw scores far beyond the sigmoid's knees
+        model.users.weight.mul_(1000)  # push raw scores far beyond the sigmoid's knees
     x = torch.stack([torch.randint(0, 944, (256,)), torch.randint(0, 1654, (256,))], 1)
     out = model(x)
     assert out.shape == (256,) and out.min() >= 0 and out.max() <= 5.5
@@ -53,7 +53,7 @@ def test_embedding_lookup_equals_one_hot_matmul():
 def test_dot_product_formula():
     model = DotProductBias(3, 4, 2, y_range=(0, 5.5))
     x = torch.tensor([[1, 2]])
-    u, i = model.table.weight[1], model.table.weight[3 + 2]
+    u, i = model.users.weight[1], model.items.weight[2]
     expected = torch.sigmoid(u[:2] @ i[:2] + u[2] + i[2]) * 5.5
     assert torch.allclose(model(x), expected)
 
@@ -123,7 +123,7 @@ def test_fast_step_matches_autograd_and_torch_adam(wd_mode, monkeypatch):
         learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, wd_mode=wd_mode, bs=16,
                           device="cpu", seed=3)
         history = learner.fit_one_cycle(3, 1e-2)
-        finals.append((history, learner.model.table.weight.detach().clone()))
+        finals.append((history, learner.model.users.weight.detach().clone()))
     (h_fast, w_fast), (h_ref, w_ref) = finals
     assert torch.allclose(w_fast, w_ref, atol=1e-5)
     assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)

@@ -28,37 +28,35 @@ def scaled_sigmoid(x: torch.Tensor, y_range: tuple[float, float] | None) -> torc
 class DotProductBias(nn.Module):
     """sigmoid(u·i + b_u + b_i)·(hi − lo) + lo. With n_factors=0 it is the bias-only model.
 
-    Users and items share one table: rows [0, n_users) are users, the next n_items rows items, and
-    the last column of each row is its bias. A batch is then one lookup and, in the fast training
-    step, one gradient scatter. ``user_factors``, ``item_bias`` etc. are views of that table.
+    Each side's factors and bias share one table (the bias is the last column), so a batch costs
+    one lookup per side; ``user_factors``, ``item_bias`` etc. are views of those tables.
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
         super().__init__()
-        self.n_users, self.n_items, self.n_factors = n_users, n_items, n_factors
+        self.n_factors = n_factors
         self.y_range = tuple(y_range) if y_range is not None else None
-        self.table = trunc_normal_embedding(n_users + n_items, n_factors + 1)
-        self.register_buffer("offset", torch.tensor([0, n_users]), persistent=False)
+        self.users = trunc_normal_embedding(n_users, n_factors + 1)
+        self.items = trunc_normal_embedding(n_items, n_factors + 1)
 
     @property
     def user_factors(self) -> torch.Tensor:
-        return self.table.weight[: self.n_users, : self.n_factors]
+        return self.users.weight[:, : self.n_factors]
 
     @property
     def item_factors(self) -> torch.Tensor:
-        return self.table.weight[self.n_users:, : self.n_factors]
+        return self.items.weight[:, : self.n_factors]
 
     @property
     def user_bias(self) -> torch.Tensor:
-        return self.table.weight[: self.n_users, self.n_factors]
+        return self.users.weight[:, self.n_factors]
 
     @property
     def item_bias(self) -> torch.Tensor:
-        return self.table.weight[self.n_users:, self.n_factors]
+        return self.items.weight[:, self.n_factors]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = self.table(x + self.offset)  # [batch, 2, n_factors + 1]: the user's row, the item's row
-        u, i, k = rows[:, 0], rows[:, 1], self.n_factors
+        u, i, k = self.users(x[:, 0]), self.items(x[:, 1]), self.n_factors
         raw = (u[:, :k] * i[:, :k]).sum(1) + u[:, k] + i[:, k]
         return scaled_sigmoid(raw, self.y_range)
 

@@ -34,34 +34,39 @@ class DotBiasAdamStep:
     def __init__(self, model: DotProductBias, opt: torch.optim.Optimizer):
         self.model, self.opt, self.k = model, opt, model.n_factors
         self.kernel = torch._fused_adamw_ if isinstance(opt, torch.optim.AdamW) else torch._fused_adam_
-        weight = model.table.weight
-        if len(opt.param_groups) != 1 or not any(p is weight for p in opt.param_groups[0]["params"]):
-            raise ValueError("the fast collab step needs one param group holding the model's table")
-        self.params, self.grads = [weight], [torch.zeros_like(weight)]
-        state = opt.state[weight]
-        if not state:  # the same state AdamW(fused=True) keeps, so either path can continue
-            state["step"] = torch.zeros((), dtype=torch.float32, device=weight.device)
-            state["exp_avg"] = torch.zeros_like(weight)
-            state["exp_avg_sq"] = torch.zeros_like(weight)
-        self.exp_avgs, self.exp_avg_sqs, self.steps = [state["exp_avg"]], [state["exp_avg_sq"]], [state["step"]]
+        self.params = [model.users.weight, model.items.weight]
+        ids = {id(p) for g in opt.param_groups for p in g["params"]}
+        if len(opt.param_groups) != 1 or any(id(p) not in ids for p in self.params):
+            raise ValueError("the fast collab step needs one param group holding both tables")
+        self.grads = [torch.zeros_like(p) for p in self.params]
+        for p in self.params:  # the same state AdamW(fused=True) keeps, so either path can continue
+            state = opt.state[p]
+            if not state:
+                state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                state["exp_avg"] = torch.zeros_like(p)
+                state["exp_avg_sq"] = torch.zeros_like(p)
+        states = [opt.state[p] for p in self.params]
+        self.exp_avgs = [s["exp_avg"] for s in states]
+        self.exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+        self.steps = [s["step"] for s in states]
         lo, hi = model.y_range
         self.lo, self.scale = lo, hi - lo
 
     @torch.no_grad()
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        (W,), (G,), k, n = self.params, self.grads, self.k, len(yb)
-        idx = (xb + self.model.offset).view(-1)  # user row, item row, user row, ...
-        rows = W.index_select(0, idx).view(n, 2, k + 1)
-        u, i = rows[:, 0], rows[:, 1]
+        (U, I), (gU, gI), k = self.params, self.grads, self.k
+        users, items = xb[:, 0], xb[:, 1]
+        u, i = U.index_select(0, users), I.index_select(0, items)
         raw = torch.linalg.vecdot(u[:, :k], i[:, :k]).add_(u[:, k]).add_(i[:, k])
         s = raw.sigmoid_()
         diff = torch.add(self.lo - yb, s, alpha=self.scale)  # prediction - target
-        loss = torch.linalg.vecdot(diff, diff) / n
+        loss = torch.linalg.vecdot(diff, diff) / len(yb)
         # d mean(diff^2) / d raw = 2 diff / n * scale * s (1 - s)
-        g = diff.mul_(s - s.square()).mul_(2 * self.scale / n)
-        grads = rows.flip(1).mul_(g[:, None, None])  # d raw / d u = i and d raw / d i = u
-        grads[:, :, k] = g[:, None]  # d raw / d bias = 1
-        G.zero_().index_add_(0, idx, grads.view(2 * n, k + 1))
+        g = diff.mul_(s - s.square()).mul_(2 * self.scale / len(yb))
+        gu, gi = i.mul_(g[:, None]), u.mul_(g[:, None])  # d raw / d u = i and vice versa
+        gu[:, k], gi[:, k] = g, g  # d raw / d bias = 1
+        gU.zero_().index_add_(0, users, gu)
+        gI.zero_().index_add_(0, items, gi)
         group = self.opt.param_groups[0]
         beta1, beta2 = group["betas"]
         torch._foreach_add_(self.steps, 1)  # as torch.optim.adam._fused_adam does before the kernel
