@@ -1,4 +1,6 @@
 # fastai 2019 Lesson 5 as a reproducible pipeline. Entry point: config + validation, includes, targets.
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -7,6 +9,10 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+sys.path.insert(0, f"{workflow.basedir}/workflow")  # the lesson5 package, without an install
+from lesson5.cli_config import type_config_in_place
+
+type_config_in_place(config)  # nested --config values arrive as strings
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -1,8 +1,4 @@
 # Helpers shared by the rules (dataset specs, download params, run tables); no rules here.
-import sys
-
-# The lesson5 package, importable here without an install (the scripts do the same for themselves).
-sys.path.insert(0, workflow.source_path("../workflow"))
 
 import pandas as pd
 from snakemake.utils import Paramspace

@@ -113,12 +113,6 @@ rule aggregate_transfer:
         "../workflow/scripts/aggregate_transfer.py"
 
 
-rule transfer:
-    input:
-        rules.aggregate_transfer.output,
-        rules.transfer_lesson.output if config["transfer_lesson"]["enabled"] else [],
-
-
 rule prepare_pets:
     output:
         "results/data/pets/images.npz",
@@ -164,3 +158,9 @@ rule transfer_lesson:
         seed=config["seed"],
     script:
         "../workflow/scripts/transfer_lesson.py"
+
+
+rule transfer:
+    input:
+        rules.aggregate_transfer.output,
+        rules.transfer_lesson.output if config["transfer_lesson"]["enabled"] else [],

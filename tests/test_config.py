@@ -56,3 +56,8 @@ def test_config_readme_is_generated_from_the_schema():
     from lesson5.configdoc import render
 
     assert (ROOT / "config" / "README.md").read_text() == render(), "run: python -m lesson5.configdoc > config/README.md"
+
+
+def test_nested_numeric_overrides_on_the_command_line_are_typed():
+    proc = snakemake("data", "-n", "--config", 'download={"retries": 1, "timeout_s": 2.5}', cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:]

@@ -70,6 +70,6 @@ def test_lesson_scale_runs_frozen_then_unfrozen(pet_folder):
 
 
 def test_lesson_gpu_config_adds_the_pets_run_to_the_dag():
-    proc = snakemake("-n", "--configfile", ROOT / "config" / "config.yaml", ROOT / "config" / "lesson-gpu.yaml",
-                     "transfer", check=True)
+    proc = snakemake("transfer", "-n", "--configfile", ROOT / "config" / "config.yaml",
+                     ROOT / "config" / "lesson-gpu.yaml", check=True)
     assert "transfer_lesson" in proc.stdout and "prepare_pets" in proc.stdout

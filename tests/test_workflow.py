@@ -32,11 +32,19 @@ def test_snakefmt_check():
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
 
+def tiny_sources(workdir):
+    """The tiny config's generated data: an ml-100k-shaped folder and small Fashion-MNIST IDX files."""
+    from lesson5.data.idx import write_fake_idx_dataset
+
+    write_fake_idx_dataset(workdir / "resources" / "synthetic" / "fashion-mnist")
+    return write_ml100k_like(workdir / "resources" / "synthetic" / "ml-100k")
+
+
 def tiny_run(workdir, *targets, extra=()):
-    source = write_ml100k_like(workdir / "resources" / "synthetic" / "ml-100k")
+    source = tiny_sources(workdir)
     sums = checksums_of(source, ["u.data", "u.item", "u.user"])
-    return snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "2",
-                     "--config", f"movielens={{'checksums': {sums!r}}}", *extra, *targets, cwd=workdir)
+    return snakemake(*targets, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "2",
+                     "--config", f"movielens={{'checksums': {sums!r}}}", *extra, cwd=workdir)
 
 
 @pytest.mark.e2e
@@ -55,26 +63,26 @@ def test_data_stage_end_to_end(workdir):
 
 @pytest.mark.e2e
 def test_corrupt_source_fails_cleanly(workdir):
-    source = write_ml100k_like(workdir / "resources" / "synthetic" / "ml-100k")
+    source = tiny_sources(workdir)
     sums = checksums_of(source, ["u.data", "u.item", "u.user"])
     with open(source / "u.data", "a") as handle:
         handle.write("1\t2\t3\t4\n")
-    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1",
-                     "--config", f"movielens={{'checksums': {sums!r}}}", "data", cwd=workdir)
+    proc = snakemake("data", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1",
+                     "--config", f"movielens={{'checksums': {sums!r}}}", cwd=workdir)
     assert proc.returncode != 0
     assert "sha256 mismatch" in proc.stdout and sums["u.data"] in proc.stdout
     assert not (workdir / "resources" / "movielens").exists() or not any(
         (workdir / "resources" / "movielens").rglob("u.*"))
-    assert not (workdir / "results" / "data").exists()
+    assert not (workdir / "results" / "data" / "ml-100k").exists()
 
 
 @pytest.mark.e2e
 def test_invalid_ratings_fail_with_a_report(workdir):
-    source = write_ml100k_like(workdir / "resources" / "synthetic" / "ml-100k")
+    source = tiny_sources(workdir)
     lines = (source / "u.data").read_text().splitlines()
     lines[9] = "1\t2\t7\t881250949"
     (source / "u.data").write_text("\n".join(lines) + "\n")
-    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "data", cwd=workdir)
+    proc = snakemake("data", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", cwd=workdir)
     assert proc.returncode != 0
     assert "problem(s) in the ratings table" in proc.stdout and "Traceback" not in proc.stdout
     report = pd.read_csv(workdir / "logs" / "parse_movielens" / "ml-100k.log.errors.tsv", sep="\t")
@@ -84,7 +92,7 @@ def test_invalid_ratings_fail_with_a_report(workdir):
 
 @pytest.mark.e2e
 def test_offline_without_local_source_says_how_to_fix(workdir):
-    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "data",
+    proc = snakemake("fetch_movielens", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1",
                      "--config", "movielens={'source': 'http://127.0.0.1:9/ml-100k.zip'}",
                      "download={'retries': 1, 'timeout_s': 2}", cwd=workdir)
     assert proc.returncode != 0
@@ -126,11 +134,8 @@ EXPECTED = [
 @pytest.fixture(scope="module")
 def tiny_pipeline(tmp_path_factory):
     """The whole tiny config, run once for the tests below."""
-    from lesson5.data.idx import write_fake_idx_dataset
-
     work = tmp_path_factory.mktemp("tiny")
     shutil.copytree(ROOT / "profiles", work / "profiles")
-    write_fake_idx_dataset(work / "resources" / "synthetic" / "fashion-mnist")
     proc = tiny_run(work, "all")
     assert proc.returncode == 0, proc.stdout[-6000:]
     return work
@@ -156,8 +161,9 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
 def test_same_seed_gives_the_same_numbers(tiny_pipeline):
     run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/seed~0/history.tsv"))
     before = pd.read_csv(run, sep="\t")
-    proc = snakemake("--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun",
-                     str(run.relative_to(tiny_pipeline)), str(run.relative_to(tiny_pipeline)), cwd=tiny_pipeline)
+    target = str(run.relative_to(tiny_pipeline))
+    proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,
+                     cwd=tiny_pipeline)
     assert proc.returncode == 0, proc.stdout[-3000:]
     after = pd.read_csv(run, sep="\t")
     pd.testing.assert_frame_equal(before.drop(columns="seconds"), after.drop(columns="seconds"))
