@@ -6,6 +6,8 @@
    generated 10-class images, on CUDA, and the same run on the CPU for comparison.
 2. ResNet-34 training throughput on CUDA at 64 px (this pipeline's default) and 224 px (the lesson).
 3. Collaborative filtering: the dot-product model on generated ml-100k-sized ratings, cuda vs cpu.
+4. The lesson-scale pets path (per-image augmentation, 224 px crops, frozen then slice(1e-6, 1e-4))
+   on generated JPEGs of 37 "breeds", on CUDA.
 Prints one line per measurement; the last line is `gpu_check ok`.
 """
 
@@ -75,6 +77,33 @@ def collab(device):
     return history
 
 
+def pets_path(device):
+    from torchvision.io import encode_jpeg, write_file
+
+    from lesson5.data.pets import list_images, load_resized, random_valid_mask
+    from lesson5.transfer import lesson_scale
+
+    g = torch.Generator().manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in range(37):
+            for k in range(1, 9):
+                pixels = torch.randint(0, 90, (3, 260 + k, 300), generator=g, dtype=torch.uint8)
+                pixels[b % 3, (b * 7) % 200:(b * 7) % 200 + 40] += 150
+                write_file(f"{tmp}/breed{b:02d}_{k}.jpg", encode_jpeg(pixels))
+        paths, breeds = list_images(tmp)
+        images = load_resized(paths, 240)
+    classes = sorted(set(breeds))
+    arrays = {"images": images, "labels": np.array([classes.index(b) for b in breeds]),
+              "classes": np.array(classes), "is_valid": random_valid_mask(len(paths), 0.2, 2)}
+    cfg = dict(weights="scratch", ps=0.5, size=224, bs=64, frozen_epochs=2, unfrozen_epochs=1, lr=[3e-3],
+               lr_slice=[1e-6, 1e-4], lr_div=10, wd=0.01)
+    start = time.perf_counter()
+    learner, history = lesson_scale(arrays, cfg, seed=0, device=device)
+    print(f"pets path {device}: {len(paths)} images, stages {history.stage.tolist()}, "
+          f"error {history.error_rate.iloc[-1]:.3f}, {time.perf_counter() - start:.1f} s, "
+          f"params on {({p.device.type for p in learner.model.parameters()})}")
+
+
 def main():
     assert torch.cuda.is_available(), "no CUDA device visible to torch"
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
@@ -84,6 +113,7 @@ def main():
     throughput(224, "cuda")
     a, b = collab("cuda"), collab("cpu")
     print(f"collab valid rmse cuda vs cpu: {a.valid_rmse.iloc[-1]:.5f} vs {b.valid_rmse.iloc[-1]:.5f}")
+    pets_path("cuda")
     print("gpu_check ok")
 
 
