@@ -1,7 +1,6 @@
 """Config validation: the schema fills defaults and rejects unknown keys, wrong types and ranges."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml

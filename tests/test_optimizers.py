@@ -1,6 +1,5 @@
 """IDX parsing, the optimizer factory, cross-entropy and softmax as the lesson explains them."""
 
-import gzip
 
 import numpy as np
 import pytest

@@ -11,6 +11,7 @@ from lesson5.analysis.interpret import bias_table, pca_table, top_items
 from lesson5.collab import CollabSettings, build_model
 from lesson5.data.collab_data import collab_tensors
 from lesson5.plots.collab import plot_embedding_scatter
+from lesson5.errors import PipelineError
 from lesson5.runner import run_script
 
 
@@ -21,7 +22,7 @@ def main(smk):
     split, items = pd.read_parquet(smk.input.split), pd.read_parquet(smk.input.movies)
     data = collab_tensors(split, settings.item_key, items)
     if data.items.tolist() != saved["items"]:
-        raise ValueError("the saved model was trained on another vocabulary than this split gives")
+        raise PipelineError(f"{smk.input.model}: trained on another item vocabulary than {smk.input.split} gives")
     model = build_model(settings, data)
     model.load_state_dict(saved["state_dict"])
     top = top_items(split, items, settings.item_key, p.top_n)

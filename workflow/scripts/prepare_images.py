@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -15,8 +16,6 @@ log = logging.getLogger("lesson5.prepare_images")
 
 
 def main(smk):
-    from pathlib import Path
-
     arrays = split_train_valid(load_idx_dataset(Path(smk.input[0]).parent), smk.params.n_valid, smk.params.seed)
     log.info(", ".join(f"{k}: {v.shape}" for k, v in arrays.items()))
     np.savez_compressed(smk.output[0], **arrays)
