@@ -27,9 +27,9 @@ def verdict(table: pd.DataFrame) -> str:
 def main(smk):
     histories = pd.concat([pd.read_csv(f, sep="\t") for f in smk.input.histories], ignore_index=True)
     histories.to_csv(smk.output.curves_table, sep="\t", index=False, float_format="%.5f")
-    final = histories.sort_values("epoch").groupby(["strategy", "seed"]).tail(1)
-    final = final.assign(seconds=histories.groupby(["strategy", "seed"]).seconds.sum().loc[
-        list(zip(final.strategy, final.seed))].to_numpy())
+    final = histories.groupby(["strategy", "seed"], sort=False).agg(
+        error_rate=("error_rate", "last"), valid_loss=("valid_loss", "last"), seconds=("seconds", "sum")
+    ).reset_index()  # each run's last epoch, and its total training time
     table = mean_std(final, ["strategy"], ["error_rate", "valid_loss", "seconds"])
     table = table.assign(error=format_mean_std(table, "error_rate"))
     lines = table.to_csv(sep="\t", index=False, float_format="%.4f")

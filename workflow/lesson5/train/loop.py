@@ -156,6 +156,12 @@ class Learner:
         n = len(self.data.y_train)
         return n // self.bs if self.drop_last and n >= self.bs else math.ceil(n / self.bs)
 
+    def _autograd_step(self, opt):
+        """``(xb, yb) -> loss``: one step through autograd and ``opt``, with the decay its mode needs."""
+        manual_decay = needs_manual_decay(self.opt, self.wd_mode, self.wd)
+        trainable = [p for g in opt.param_groups for p in g["params"]]
+        return lambda xb, yb: self._train_step(opt, xb, yb, manual_decay, trainable)
+
     def _train_step(self, opt, xb, yb, manual_decay: bool, trainable) -> torch.Tensor:
         if self.transform is not None:
             xb = self.transform(xb)
@@ -201,14 +207,11 @@ class Learner:
         return self._fit(epochs, self._optimizer(self._lrs(lr)), None)
 
     def _fit(self, epochs, opt, sched) -> pd.DataFrame:
-        manual_decay = needs_manual_decay(self.opt, self.wd_mode, self.wd)
-        trainable = [p for g in opt.param_groups for p in g["params"]]
         mom_key = "betas" if "betas" in opt.defaults else "momentum"
         if supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func, self.transform):
             step = DotBiasAdamStep(self.model, opt)
         else:
-            def step(xb, yb):
-                return self._train_step(opt, xb, yb, manual_decay, trainable)
+            step = self._autograd_step(opt)
         rows, n_batches = [], self.n_batches()
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -245,8 +248,7 @@ class Learner:
         state = copy.deepcopy(self.model.state_dict())
         opt = self._optimizer(self._lrs(start_lr))
         ratios = [g["lr"] / start_lr for g in opt.param_groups]
-        manual_decay = needs_manual_decay(self.opt, self.wd_mode, self.wd)
-        trainable = [p for g in opt.param_groups for p in g["params"]]
+        step = self._autograd_step(opt)
         rows, avg, best, it = [], 0.0, math.inf, 0
         self.model.train()
         while it < num_it:
@@ -254,7 +256,7 @@ class Learner:
                 lr = start_lr * (end_lr / start_lr) ** (it / num_it)
                 for g, r in zip(opt.param_groups, ratios):
                     g["lr"] = lr * r
-                loss = float(self._train_step(opt, xb, yb, manual_decay, trainable))
+                loss = float(step(xb, yb))
                 avg = beta * avg + (1 - beta) * loss
                 smooth = avg / (1 - beta ** (it + 1))
                 rows.append({"lr": lr, "loss": loss, "smoothed_loss": smooth})
