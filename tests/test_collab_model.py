@@ -54,8 +54,10 @@ def test_dot_product_formula():
     model = DotProductBias(3, 4, 2, y_range=(0, 5.5))
     x = torch.tensor([[1, 2]])
     u, i = model.users.weight[1], model.items.weight[2]
-    expected = torch.sigmoid(u[:2] @ i[:2] + u[2] + i[2]) * 5.5
+    expected = torch.sigmoid(u[:2] @ i[1:] + u[2] + i[0]) * 5.5  # users [factors, bias], items [bias, factors]
     assert torch.allclose(model(x), expected)
+    assert torch.equal(model.item_bias[2], i[0]) and torch.equal(model.item_factors[2], i[1:])
+    assert torch.equal(model.user_bias[1], u[2]) and torch.equal(model.user_factors[1], u[:2])
 
 
 def test_one_cycle_schedule_start_peak_end():
@@ -123,9 +125,9 @@ def test_fast_step_matches_autograd_and_torch_adam(wd_mode, monkeypatch):
         learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, wd_mode=wd_mode, bs=16,
                           device="cpu", seed=3)
         history = learner.fit_one_cycle(3, 1e-2)
-        finals.append((history, learner.model.users.weight.detach().clone()))
+        finals.append((history, [p.detach().clone() for p in learner.model.parameters()]))
     (h_fast, w_fast), (h_ref, w_ref) = finals
-    assert torch.allclose(w_fast, w_ref, atol=1e-5)
+    assert len(w_fast) == 2 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w_fast, w_ref))
     assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)
     assert np.allclose(h_fast.train_loss, h_ref.train_loss, atol=1e-5)
 

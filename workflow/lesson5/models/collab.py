@@ -28,8 +28,10 @@ def scaled_sigmoid(x: torch.Tensor, y_range: tuple[float, float] | None) -> torc
 class DotProductBias(nn.Module):
     """sigmoid(u·i + b_u + b_i)·(hi − lo) + lo. With n_factors=0 it is the bias-only model.
 
-    Each side's factors and bias share one table (the bias is the last column), so a batch costs
-    one lookup per side; ``user_factors``, ``item_bias`` etc. are views of those tables.
+    Each side's factors and bias share one table, so a batch costs one lookup per side: users are
+    [factors, bias], items [bias, factors]. The mirrored layout lets the fast training step pad
+    u to [1, u, b_u] and i to [b_i, i, 1], whose plain dot product is u·i + b_u + b_i.
+    ``user_factors``, ``item_bias`` etc. are views of those tables.
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
@@ -38,6 +40,8 @@ class DotProductBias(nn.Module):
         self.y_range = tuple(y_range) if y_range is not None else None
         self.users = trunc_normal_embedding(n_users, n_factors + 1)
         self.items = trunc_normal_embedding(n_items, n_factors + 1)
+        with torch.no_grad():  # same draws as a bias-last table, moved to the front
+            self.items.weight.copy_(self.items.weight.roll(1, dims=1))
 
     @property
     def user_factors(self) -> torch.Tensor:
@@ -45,7 +49,7 @@ class DotProductBias(nn.Module):
 
     @property
     def item_factors(self) -> torch.Tensor:
-        return self.items.weight[:, : self.n_factors]
+        return self.items.weight[:, 1:]
 
     @property
     def user_bias(self) -> torch.Tensor:
@@ -53,11 +57,11 @@ class DotProductBias(nn.Module):
 
     @property
     def item_bias(self) -> torch.Tensor:
-        return self.items.weight[:, self.n_factors]
+        return self.items.weight[:, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u, i, k = self.users(x[:, 0]), self.items(x[:, 1]), self.n_factors
-        raw = (u[:, :k] * i[:, :k]).sum(1) + u[:, k] + i[:, k]
+        raw = (u[:, :k] * i[:, 1:]).sum(1) + u[:, k] + i[:, 0]
         return scaled_sigmoid(raw, self.y_range)
 
 

@@ -145,12 +145,14 @@ class Learner:
 
     def _batches(self):
         """Shuffled (x, y) batches: one gather per epoch, then each batch is a view."""
-        n = len(self.data.y_train)
+        n, x = len(self.data.y_train), self.data.x_train
         order = torch.randperm(n, generator=self.generator).to(self.torch_device)
-        xs, ys = self.data.x_train[order], self.data.y_train[order]
+        # Index tuples (collab's [n, 2] user/item ids) are gathered column-major, so each column of
+        # a batch is contiguous: lookups with a strided index would copy it first.
+        xs = x.T[:, order].T if x.ndim == 2 and not x.is_floating_point() else x[order]
+        ys = self.data.y_train[order]
         stop = n - n % self.bs if self.drop_last and n >= self.bs else n
-        for start in range(0, stop, self.bs):
-            yield xs[start:start + self.bs], ys[start:start + self.bs]
+        return zip(xs[:stop].split(self.bs), ys[:stop].split(self.bs))
 
     def n_batches(self) -> int:
         n = len(self.data.y_train)
