@@ -22,7 +22,7 @@ rule pretrain_body:
         "results/benchmarks/pretrain_body.tsv"
     conda:
         "../environment.yml"
-    threads: 2
+    threads: TRANSFER["threads"]
     resources:
         runtime=60,
         mem_mb=6000,
@@ -52,7 +52,7 @@ rule finetune:
         seed=r"\d+",
     conda:
         "../environment.yml"
-    threads: 2
+    threads: TRANSFER["threads"]
     resources:
         runtime=30,
         mem_mb=4000,
