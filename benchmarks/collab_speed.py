@@ -35,6 +35,8 @@ def main():
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--autograd", action="store_true",
+                        help="train through autograd + AdamW.step() instead of the fast collab step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -51,6 +53,7 @@ def main():
     for _ in range(args.repeats):
         t1 = time.perf_counter()
         learner, data = make_learner(split, items, settings)
+        learner.fast_step = not args.autograd
         t2 = time.perf_counter()
         history = learner.fit_one_cycle(settings.epochs, settings.lr)
         times.append(time.perf_counter() - t2)
@@ -58,7 +61,8 @@ def main():
     train_seconds = statistics.median(times)
     steps = settings.epochs * learner.n_batches()
 
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {settings}")
+    path = "autograd + AdamW.step()" if args.autograd else "fast collab step"
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {path}, {settings}")
     print(f"load + validate + split: {load_seconds:.2f} s; tensors + model: {t2 - t1:.2f} s")
     print(history.to_string(index=False))
     print(f"{args.repeats} trainings: " + ", ".join(f"{t:.2f}" for t in times) + " s; median "

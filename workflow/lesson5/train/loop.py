@@ -96,6 +96,7 @@ class Learner:
     transform: Callable | None = None  # applied to each training batch of x (augmentation)
     valid_transform: Callable | None = None  # applied to each batch of x before prediction
     log_every: int = 0  # log a progress line every N batches (0: once per epoch)
+    fast_step: bool = True  # use the hand-written collab step where it applies (same math as autograd)
 
     def __post_init__(self):
         self.torch_device = resolve_device(self.device)
@@ -210,7 +211,7 @@ class Learner:
 
     def _fit(self, epochs, opt, sched) -> pd.DataFrame:
         mom_key = "betas" if "betas" in opt.defaults else "momentum"
-        if supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func, self.transform):
+        if self.fast_step and supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func, self.transform):
             step = DotBiasAdamStep(self.model, opt)
         else:
             step = self._autograd_step(opt)
