@@ -112,14 +112,18 @@ def test_l2_in_the_loss_is_twice_the_gradient_l2_for_sgd():
     assert torch.allclose(out[0], out[1], atol=1e-6)
 
 
-@pytest.mark.parametrize("wd_mode", ["decoupled", "l2"])
-def test_fast_step_matches_autograd_and_torch_adam(wd_mode):
+@pytest.mark.parametrize("wd_mode, n_factors, y_range, bs, drop_last", [
+    ("decoupled", 8, (0.0, 5.5), 16, True),
+    ("l2", 8, (0.0, 5.5), 16, True),
+    ("decoupled", 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
+])
+def test_fast_step_matches_autograd_and_torch_adam(wd_mode, n_factors, y_range, bs, drop_last):
     """The hand-written collab step must give what autograd + torch.optim.AdamW/Adam give."""
     finals = []
     for fast in (True, False):
         torch.manual_seed(0)
-        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, wd_mode=wd_mode, bs=16,
-                          device="cpu", seed=3, fast_step=fast)
+        learner = Learner(DotProductBias(30, 40, n_factors, y_range), random_data(), wd=0.1, wd_mode=wd_mode,
+                          bs=bs, drop_last=drop_last, device="cpu", seed=3, fast_step=fast)
         history = learner.fit_one_cycle(3, 1e-2)
         finals.append((history, [p.detach().clone() for p in learner.model.parameters()]))
     (h_fast, w_fast), (h_ref, w_ref) = finals
