@@ -174,3 +174,14 @@ def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
     second = train(split, items, settings)[2]
     pd.testing.assert_frame_equal(first.drop(columns="seconds"), second.drop(columns="seconds"))
     assert math.isfinite(first.valid_rmse.iloc[-1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fast_step_runs_on_cuda_like_on_cpu():
+    """Its buffers follow the tables' device (run by CI only where a GPU is present)."""
+    histories = []
+    for device in ("cuda", "cpu"):
+        torch.manual_seed(0)
+        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, bs=16, device=device, seed=3)
+        histories.append(learner.fit_one_cycle(2, 1e-2))
+    assert np.allclose(histories[0].valid_loss, histories[1].valid_loss, atol=1e-4)

@@ -64,7 +64,7 @@ class DotBiasAdamStep:
             raise ValueError("the fast collab step needs one param group holding both tables")
         self.params = [p.detach() for p in tables]  # same storage; no autograd bookkeeping per op
         n_users = len(self.params[0])
-        self.grad = torch.zeros(n_users + len(self.params[1]), self.k + 1)  # one buffer: one zero_()
+        self.grad = self.params[0].new_zeros(n_users + len(self.params[1]), self.k + 1)  # one buffer: one zero_()
         self.grads = [self.grad[:n_users], self.grad[n_users:]]
         for p in tables:  # the same state AdamW(fused=True) keeps, so either path can continue
             state = opt.state[p]
@@ -79,15 +79,16 @@ class DotBiasAdamStep:
         self.lo, self.scale = model.y_range
         self.scale -= self.lo
         self.buffers: dict[int, tuple] = {}
-        self.one = torch.ones(())  # 0-d tensors, not Python numbers: a scalar operand costs a conversion op
+        self.one = self.params[0].new_ones(())  # 0-d tensors, not Python numbers: a scalar operand costs a conversion op
 
     def _buffers(self, n: int) -> "_Buffers":
         if n not in self.buffers:
             k = self.k
-            u_pad, i_pad = torch.ones(n, k + 2), torch.ones(n, k + 2)
-            g_u, g_i = torch.empty(n, k + 1), torch.empty(n, k + 1)
+            like = self.params[0]  # buffers on the tables' device and dtype
+            u_pad, i_pad = like.new_ones(n, k + 2), like.new_ones(n, k + 2)
+            g_u, g_i = like.new_empty(n, k + 1), like.new_empty(n, k + 1)
             self.buffers[n] = _Buffers(u_pad, i_pad, u_pad[:, 1:], i_pad[:, : k + 1], i_pad[:, 1:].T,
-                                       u_pad[:, : k + 1].T, g_u, g_i, g_u.T, g_i.T, torch.tensor(1 / n))
+                                       u_pad[:, : k + 1].T, g_u, g_i, g_u.T, g_i.T, like.new_tensor(1 / n))
         return self.buffers[n]
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
