@@ -133,7 +133,8 @@ rule prepare_pets:
 
 rule transfer_lesson:
     input:
-        rules.prepare_pets.output,
+        data=rules.prepare_pets.output[0],
+        reference=workflow.source_path("../workflow/resources/reference_numbers.tsv"),
     output:
         history="results/transfer/lesson/history.tsv",
         comparison=report(

@@ -1,11 +1,13 @@
 """The lesson-scale pets path on a few generated JPEGs: labels from names, split, augmentation, training."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torchvision.io import encode_jpeg, write_file
 
 from conftest import ROOT, snakemake
+from lesson5.analysis.summary import pets_comparison
 from lesson5.data.pets import (CenterCropNormalize, PetsAugment, fetch_pets, list_images, load_resized,
                                random_valid_mask)
 from lesson5.errors import DataValidationError, SourceUnavailable
@@ -65,8 +67,17 @@ def test_lesson_scale_runs_frozen_then_unfrozen(pet_folder):
     cfg = dict(weights="scratch", ps=0.5, size=32, bs=4, frozen_epochs=1, unfrozen_epochs=1, lr=[3e-3],
                lr_slice=[1e-6, 1e-4], lr_div=10, wd=0.01)
     learner, history = lesson_scale(arrays, cfg, seed=0, device="cpu")
-    assert history.stage.tolist() == ["frozen", "unfrozen"]
+    assert history.stage.tolist() == ["frozen", "unfrozen"] and history.epoch.tolist() == [1, 2]
     assert all(p.requires_grad for p in learner.model.parameters())
+
+
+def test_pets_comparison_reads_the_lessons_errors_from_the_reference_table():
+    reference = pd.read_csv(ROOT / "workflow" / "resources" / "reference_numbers.tsv", sep="\t")
+    history = pd.DataFrame({"stage": ["frozen", "frozen", "unfrozen"], "error_rate": [0.2, 0.08, 0.05]})
+    table = pets_comparison(history, reference).set_index("stage")
+    assert table.lesson.to_dict() == {"frozen": 0.071042, "unfrozen": 0.062246}
+    assert table.error_rate.to_dict() == {"frozen": 0.08, "unfrozen": 0.05}
+    assert table.gap.round(6).to_dict() == {"frozen": 0.008958, "unfrozen": -0.012246}
 
 
 def test_lesson_gpu_config_adds_the_pets_run_to_the_dag():

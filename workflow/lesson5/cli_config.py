@@ -20,7 +20,7 @@ def typed(value):
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             return value
-        if isinstance(parsed, (bool, int, float)) and not isinstance(value, bool):
+        if isinstance(parsed, (bool, int, float)):
             return parsed
     return value
 

@@ -102,9 +102,14 @@ def run_strategy(strategy: str, data: TaskData, weights: str, cfg: dict, seed: i
             stages.append(("unfrozen", learner.fit_one_cycle(e2, cfg["lr"])))
         else:  # head_only: the same number of epochs, body still frozen
             stages.append(("frozen", learner.fit_one_cycle(e2, cfg["lr"])))
+    return learner, stage_history(stages)
+
+
+def stage_history(stages: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The fit histories of consecutive stages as one, with a 'stage' column and epochs counted on."""
     history = pd.concat([h.assign(stage=name) for name, h in stages], ignore_index=True)
     history["epoch"] = range(1, len(history) + 1)
-    return learner, history
+    return history
 
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, n: int) -> np.ndarray:
@@ -129,9 +134,7 @@ def lesson_scale(arrays: dict, cfg: dict, seed: int, device: str, cache_dir: str
                       lr_div=cfg["lr_div"], transform=PetsAugment(cfg["size"], *stats),
                       valid_transform=CenterCropNormalize(cfg["size"], *stats), valid_bs=cfg["bs"], log_every=20)
     learner.freeze()
-    first = learner.fit_one_cycle(cfg["frozen_epochs"], list(cfg["lr"]))
+    frozen = learner.fit_one_cycle(cfg["frozen_epochs"], list(cfg["lr"]))
     learner.unfreeze()
-    second = learner.fit_one_cycle(cfg["unfrozen_epochs"], list(cfg["lr_slice"]))
-    history = pd.concat([first.assign(stage="frozen"), second.assign(stage="unfrozen")], ignore_index=True)
-    history["epoch"] = range(1, len(history) + 1)
-    return learner, history
+    unfrozen = learner.fit_one_cycle(cfg["unfrozen_epochs"], list(cfg["lr_slice"]))
+    return learner, stage_history([("frozen", frozen), ("unfrozen", unfrozen)])

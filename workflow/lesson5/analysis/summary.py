@@ -23,13 +23,24 @@ def key_figures(collab_baselines, collab_folds, one_cycle, transfer_table) -> di
 def summary_table(figures: dict, reference: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for experiment, (value, std, what) in figures.items():
-        measured = f"{value:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
+        row = {"experiment": experiment, "measured": f"{value:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}"),
+               "what": what}
         refs = reference[reference.experiment == experiment]
-        for ref in refs.itertuples() if len(refs) else [None]:
-            rows.append({
-                "experiment": experiment, "measured": measured, "what": what,
-                "reference": getattr(ref, "reference", ""), "reference_value": getattr(ref, "value", float("nan")),
-                "gap": value - ref.value if ref is not None else float("nan"),
-                "comparable": getattr(ref, "comparable", ""),
-            })
+        if refs.empty:
+            rows.append({**row, "reference": "", "reference_value": float("nan"), "gap": float("nan"), "comparable": ""})
+        for ref in refs.itertuples():
+            rows.append({**row, "reference": ref.reference, "reference_value": ref.value, "gap": value - ref.value,
+                         "comparable": ref.comparable})
     return pd.DataFrame(rows)
+
+
+# reference_numbers.tsv rows holding the lesson's pets errors (final epoch of each stage)
+PETS_STAGES = {"frozen": "pets error rate, frozen stage", "unfrozen": "pets error rate, unfrozen stage"}
+
+
+def pets_comparison(history: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The lesson-scale run's error after each stage beside the lesson's."""
+    last = history.groupby("stage").tail(1).set_index("stage").error_rate
+    lesson = reference.set_index("experiment").value
+    return pd.DataFrame([{"stage": stage, "error_rate": last[stage], "lesson": lesson[name],
+                          "gap": last[stage] - lesson[name]} for stage, name in PETS_STAGES.items()])
