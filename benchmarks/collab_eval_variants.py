@@ -1,6 +1,6 @@
 """Would evaluation-side changes move the main collab model's valid RMSE? Reads trained models only.
 
-    python benchmarks/collab_eval_variants.py [--results results]   (after `snakemake collab`)
+    python benchmarks/collab_eval_variants.py [--results results] [--run RUN]   (after `snakemake collab`)
 
 For each seed of the main config on the random split, prints the valid RMSE as trained, with
 predictions clipped to the rating range [1, 5], on validation rows whose user and item were seen in
@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from lesson5.collab import CollabSettings, build_model  # noqa: E402
 from lesson5.data.collab_data import collab_tensors  # noqa: E402
 
-MAIN_RUN = "collab/runs/split~random/model~dot/n_factors~40/wd~0.1/wd_mode~decoupled/seed~{seed}/model.pt"
+MAIN_RUN = "split~random/model~dot/n_factors~40/wd~0.1/wd_mode~decoupled/bias_wd~False"
 
 
 def rmse(pred: torch.Tensor, y: torch.Tensor) -> float:
@@ -31,13 +31,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--run", default=MAIN_RUN, help="run folder under results/collab/runs (default: the main config)")
     args = parser.parse_args()
     data_dir = args.results / "data" / "ml-100k"
     split = pd.read_parquet(data_dir / "splits" / "random.parquet")
     items = pd.read_parquet(data_dir / "items.parquet")
     rows = []
     for seed in args.seeds:
-        checkpoint = torch.load(args.results / MAIN_RUN.format(seed=seed), weights_only=False)
+        checkpoint = torch.load(args.results / "collab" / "runs" / args.run / f"seed~{seed}" / "model.pt",
+                                weights_only=False)
         settings = CollabSettings.from_config(checkpoint["settings"])
         data = collab_tensors(split, settings.item_key, items)
         model = build_model(settings, data)

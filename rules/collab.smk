@@ -161,6 +161,12 @@ rule aggregate_collab:
             category="Collaborative filtering",
             labels={"figure": "weight-decay sweep"},
         ),
+        bias_wd=report(
+            "results/collab/bias_wd.tsv",
+            caption="../workflow/report/collab_bias_wd.rst",
+            category="Collaborative filtering",
+            labels={"figure": "weight decay on the biases"},
+        ),
         folds=report(
             "results/collab/folds.tsv",
             caption="../workflow/report/collab_folds.rst",

@@ -39,7 +39,7 @@ def split_inputs(wildcards):
 
 
 # ----- collaborative filtering runs -------------------------------------------------------------
-RUN_KEYS = ["split", "model", "n_factors", "wd", "wd_mode"]
+RUN_KEYS = ["split", "model", "n_factors", "wd", "wd_mode", "bias_wd"]
 
 
 def collab_run_table(cfg, folds):
@@ -47,7 +47,7 @@ def collab_run_table(cfg, folds):
     base = cfg["model"]
     rows = []
 
-    def add(role, split="random", model="dot", n_factors=None, wd=None, wd_mode=None):
+    def add(role, split="random", model="dot", n_factors=None, wd=None, wd_mode=None, bias_wd=None):
         rows.append(
             dict(
                 split=split,
@@ -55,6 +55,7 @@ def collab_run_table(cfg, folds):
                 n_factors=0 if model in ("mean", "bias") else n_factors or base["n_factors"],
                 wd=0.0 if model == "mean" else float(base["wd"] if wd is None else wd),
                 wd_mode=wd_mode or base["wd_mode"],
+                bias_wd=base["bias_wd"] if bias_wd is None else bias_wd,
                 role=role,
             )
         )
@@ -66,6 +67,9 @@ def collab_run_table(cfg, folds):
     for mode in cfg["sweeps"]["wd_mode"]:
         for wd in cfg["sweeps"]["wd"]:
             add("wd", wd=wd, wd_mode=mode)
+    for model in ("bias", "dot"):
+        for bias_wd in cfg["sweeps"]["bias_wd"]:
+            add("bias_wd", model=model, bias_wd=bias_wd)
     for fold in folds if cfg["folds"] else []:
         add("folds", split=fold)
     add("main")

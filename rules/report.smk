@@ -4,6 +4,7 @@
 rule summary_table:
     input:
         collab_baselines=rules.aggregate_collab.output.baselines,
+        collab_bias_wd=rules.aggregate_collab.output.bias_wd,
         collab_folds=rules.aggregate_collab.output.folds,
         one_cycle=rules.opt_one_cycle.output.table,
         transfer=rules.aggregate_transfer.output.table,

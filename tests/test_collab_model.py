@@ -112,24 +112,69 @@ def test_l2_in_the_loss_is_twice_the_gradient_l2_for_sgd():
     assert torch.allclose(out[0], out[1], atol=1e-6)
 
 
-@pytest.mark.parametrize("wd_mode, n_factors, y_range, bs, drop_last", [
-    ("decoupled", 8, (0.0, 5.5), 16, True),
-    ("l2", 8, (0.0, 5.5), 16, True),
-    ("decoupled", 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
+@pytest.mark.parametrize("wd_mode, bias_wd, n_factors, y_range, bs, drop_last", [
+    ("decoupled", True, 8, (0.0, 5.5), 16, True),
+    ("l2", True, 8, (0.0, 5.5), 16, True),
+    ("decoupled", False, 8, (0.0, 5.5), 16, True),
+    ("l2", False, 8, (0.0, 5.5), 16, True),
+    ("decoupled", True, 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
+    ("decoupled", False, 0, (0.0, 5.5), 16, True),  # bias only and no decay at all
 ])
-def test_fast_step_matches_autograd_and_torch_adam(wd_mode, n_factors, y_range, bs, drop_last):
+def test_fast_step_matches_autograd_and_torch_adam(wd_mode, bias_wd, n_factors, y_range, bs, drop_last):
     """The hand-written collab step must give what autograd + torch.optim.AdamW/Adam give."""
     finals = []
     for fast in (True, False):
         torch.manual_seed(0)
         learner = Learner(DotProductBias(30, 40, n_factors, y_range), random_data(), wd=0.1, wd_mode=wd_mode,
-                          bs=bs, drop_last=drop_last, device="cpu", seed=3, fast_step=fast)
+                          bias_wd=bias_wd, bs=bs, drop_last=drop_last, device="cpu", seed=3, fast_step=fast)
         history = learner.fit_one_cycle(3, 1e-2)
         finals.append((history, [p.detach().clone() for p in learner.model.parameters()]))
     (h_fast, w_fast), (h_ref, w_ref) = finals
     assert len(w_fast) == 2 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w_fast, w_ref))
     assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)
     assert np.allclose(h_fast.train_loss, h_ref.train_loss, atol=1e-5)
+
+
+def biases_after(bias_wd, wd, wd_mode="decoupled", opt="adam", steps_lr=1e-2):
+    """Train a copy of one start and return (user biases, user factors) after one epoch."""
+    torch.manual_seed(0)
+    model = DotProductBias(30, 40, 4)
+    learner = Learner(model, random_data(), opt=opt, wd=wd, wd_mode=wd_mode, bias_wd=bias_wd, bs=32,
+                      device="cpu", seed=1)
+    learner.fit(1, steps_lr)
+    return model.user_bias.detach().clone(), model.user_factors.detach().clone()
+
+
+@pytest.mark.parametrize("wd_mode, opt", [("decoupled", "adam"), ("l2", "adam"), ("loss", "adam"),
+                                          ("decoupled", "sgd")])
+def test_bias_wd_false_exempts_exactly_the_bias_columns(wd_mode, opt):
+    """Without bias_wd the biases train as with wd 0 and the factors as with full decay differ from both."""
+    b_exempt, f_exempt = biases_after(False, 0.5, wd_mode, opt)
+    b_none, f_none = biases_after(True, 0.0, wd_mode, opt)
+    b_all, f_all = biases_after(True, 0.5, wd_mode, opt)
+    assert not torch.allclose(f_exempt, f_none, atol=1e-4)  # the factors are decayed
+    assert not torch.allclose(b_all, b_none, atol=1e-4)  # (the decay is strong enough to show)
+    # a bias's gradient depends on the factors, so its path differs slightly from the no-decay run,
+    # but far less than under full decay
+    assert (b_exempt - b_none).abs().max() < 0.2 * (b_all - b_none).abs().max()
+
+
+def test_decayed_parts_leave_out_biases_and_norm_layers():
+    from torch import nn
+
+    from lesson5.train.optim import decayed_parts
+
+    mlp = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    params = list(mlp.parameters())
+    assert [p for p, _ in decayed_parts(mlp, params, bias_wd=True)] == params
+    assert [p for p, _ in decayed_parts(mlp, params, bias_wd=False)] == [mlp[0].weight, mlp[2].weight]
+    dot = DotProductBias(5, 6, 3)
+    parts = decayed_parts(dot, list(dot.parameters()), bias_wd=False)
+    assert [p[i].shape for p, i in parts] == [(5, 3), (6, 3)]
+    assert torch.equal(parts[0][0][parts[0][1]], dot.user_factors)
+    assert torch.equal(parts[1][0][parts[1][1]], dot.item_factors)
+    bias_only = DotProductBias(5, 6, 0)
+    assert decayed_parts(bias_only, list(bias_only.parameters()), bias_wd=False) == []
 
 
 def test_pca_components_are_orthonormal():

@@ -115,6 +115,7 @@ EXPECTED = [
     "results/collab/sweep_n_factors.png",
     "results/collab/sweep_wd.png",
     "results/collab/folds.tsv",
+    "results/collab/bias_wd.tsv",
     "results/optimizers/manual/losses.png",
     "results/optimizers/ablation.png",
     "results/optimizers/ablation.tsv",
@@ -159,7 +160,7 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
 
 @pytest.mark.e2e
 def test_same_seed_gives_the_same_numbers(tiny_pipeline):
-    run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/seed~0/history.tsv"))
+    run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/*/seed~0/history.tsv"))
     before = pd.read_csv(run, sep="\t")
     target = str(run.relative_to(tiny_pipeline))
     proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,

@@ -25,6 +25,7 @@ class CollabSettings:
     n_factors: int = 40
     wd: float = 0.1
     wd_mode: str = "decoupled"
+    bias_wd: bool = False  # the lesson decays the biases too (True); leaving them out measured better
     epochs: int = 5
     lr: float = 5e-3
     bs: int = 64
@@ -60,7 +61,7 @@ def make_learner(split: pd.DataFrame, items: pd.DataFrame, s: CollabSettings) ->
     torch.manual_seed(s.seed)
     model = build_model(s, data)
     learner = Learner(model, Tensors(data.x_train, data.y_train, data.x_valid, data.y_valid),
-                      metrics={"valid_rmse": rmse}, opt="adam", wd=s.wd, wd_mode=s.wd_mode,
+                      metrics={"valid_rmse": rmse}, opt="adam", wd=s.wd, wd_mode=s.wd_mode, bias_wd=s.bias_wd,
                       bs=s.bs, seed=s.seed, device=s.device)
     return learner, data
 

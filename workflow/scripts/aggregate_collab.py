@@ -13,7 +13,7 @@ from lesson5.analysis.aggregate import final_rows, format_mean_std, mean_std
 from lesson5.plots.collab import plot_sweep
 from lesson5.runner import run_script
 
-KEYS = ["split", "model", "n_factors", "wd", "wd_mode", "seed", "roles"]
+KEYS = ["split", "model", "n_factors", "wd", "wd_mode", "bias_wd", "seed", "roles"]
 METRICS = ["valid_rmse", "valid_loss", "seconds"]
 
 
@@ -40,6 +40,10 @@ def main(smk):
     wd.to_csv(smk.output.wd, sep="\t", index=False, float_format="%.5f")
     plot_sweep(wd, "wd", "wd_mode", f"Weight decay with Adam: decoupled vs L2 ({base['n_factors']} factors)",
                "weight decay (symlog scale)", smk.output.wd_plot, log_x=True)
+
+    bias_wd = mean_std(role("bias_wd"), ["model", "bias_wd"], METRICS).sort_values(["model", "bias_wd"])
+    bias_wd.assign(valid_rmse=format_mean_std(bias_wd, "valid_rmse")).to_csv(
+        smk.output.bias_wd, sep="\t", index=False, float_format="%.5f")
 
     folds = role("folds")[["split", "valid_rmse", "valid_loss", "seconds"]].sort_values("split")
     stats = folds.drop(columns="split").agg(["mean", "std"]).reset_index(names="split")

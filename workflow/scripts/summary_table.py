@@ -12,8 +12,9 @@ from lesson5.runner import run_script
 
 def main(smk):
     i = smk.input
-    figures = key_figures(pd.read_csv(i.collab_baselines, sep="\t"), pd.read_csv(i.collab_folds, sep="\t"),
-                          pd.read_csv(i.one_cycle, sep="\t"), pd.read_csv(i.transfer, sep="\t", comment="#"))
+    figures = key_figures(*(pd.read_csv(path, sep="\t") for path in (i.collab_baselines, i.collab_bias_wd,
+                                                                         i.collab_folds, i.one_cycle)),
+                          pd.read_csv(i.transfer, sep="\t", comment="#"))
     table = summary_table(figures, pd.read_csv(i.reference, sep="\t"))
     table.to_csv(smk.output[0], sep="\t", index=False, float_format="%.4f")
 

@@ -59,6 +59,13 @@ class DotProductBias(nn.Module):
     def item_bias(self) -> torch.Tensor:
         return self.items.weight[:, 0]
 
+    def decayed_slices(self) -> dict[int, tuple[slice, slice]]:
+        """The factor columns of each table, by id(parameter): what weight decay reaches when the
+        biases are exempt from it (``Learner(bias_wd=False)``)."""
+        k = self.n_factors
+        return {id(self.users.weight): (slice(None), slice(0, k)),
+                id(self.items.weight): (slice(None), slice(1, None))}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u, i, k = self.users(x[:, 0]), self.items(x[:, 1]), self.n_factors
         raw = (u[:, :k] * i[:, 1:]).sum(1) + u[:, k] + i[:, 0]

@@ -23,8 +23,8 @@ from lesson5.errors import PipelineError
 from lesson5.train.fast_collab import DotBiasAdamStep, supports_fast_step
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import (
-    decoupled_decay_,
-    l2_penalty,
+    ManualDecay,
+    decayed_parts,
     make_optimizer,
     needs_manual_decay,
     supports_momentum_cycling,
@@ -86,6 +86,7 @@ class Learner:
     opt: str = "adam"
     wd: float = 0.01
     wd_mode: str = "decoupled"
+    bias_wd: bool = True  # decay bias terms too (the lesson); False leaves them out (see optim.decayed_parts)
     bs: int = 64
     valid_bs: int = 4096
     drop_last: bool = True
@@ -139,7 +140,16 @@ class Learner:
         groups = [{"params": [p for p in self._group_params(g) if p.requires_grad], "lr": lr}
                   for g, lr in zip(self.layer_groups, lrs)]
         groups = [g for g in groups if g["params"]]
-        return make_optimizer(self.opt, groups, wd=self.wd, wd_mode=self.wd_mode)
+        # without bias_wd, ManualDecay decays part of the parameters: the optimizer's own decay stays off
+        return make_optimizer(self.opt, groups, wd=self.wd if self.bias_wd else 0.0, wd_mode=self.wd_mode)
+
+    def _manual_decay(self, opt) -> ManualDecay | None:
+        """The decay this trainer applies itself; None where the optimizer's weight_decay does it all."""
+        if not self.wd or (self.bias_wd and self.wd_mode != "loss"
+                           and not needs_manual_decay(self.opt, self.wd_mode, self.wd)):
+            return None
+        params = [p for g in opt.param_groups for p in g["params"]]
+        return ManualDecay(opt, decayed_parts(self.model, params, self.bias_wd), self.wd, self.wd_mode)
 
     def _lrs(self, spec) -> list[float]:
         return expand_lr_spec(spec, len(self.layer_groups), self.lr_div)
@@ -161,19 +171,18 @@ class Learner:
 
     def _autograd_step(self, opt):
         """``(xb, yb) -> loss``: one step through autograd and ``opt``, with the decay its mode needs."""
-        manual_decay = needs_manual_decay(self.opt, self.wd_mode, self.wd)
-        trainable = [p for g in opt.param_groups for p in g["params"]]
-        return lambda xb, yb: self._train_step(opt, xb, yb, manual_decay, trainable)
+        decay = self._manual_decay(opt)
+        return lambda xb, yb: self._train_step(opt, xb, yb, decay)
 
-    def _train_step(self, opt, xb, yb, manual_decay: bool, trainable) -> torch.Tensor:
+    def _train_step(self, opt, xb, yb, decay: ManualDecay | None) -> torch.Tensor:
         if self.transform is not None:
             xb = self.transform(xb)
         loss = self.loss_func(self.model(xb), yb)
-        total = loss + l2_penalty(trainable, self.wd) if self.wd_mode == "loss" and self.wd else loss
+        total = loss + decay.penalty() if decay is not None and decay.mode == "loss" else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
-        if manual_decay:
-            decoupled_decay_(opt, self.wd)
+        if decay is not None:
+            decay.before_step()
         opt.step()
         return loss.detach()
 
@@ -212,7 +221,7 @@ class Learner:
     def _fit(self, epochs, opt, sched) -> pd.DataFrame:
         mom_key = "betas" if "betas" in opt.defaults else "momentum"
         if self.fast_step and supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func, self.transform):
-            step = DotBiasAdamStep(self.model, opt)
+            step = DotBiasAdamStep(self.model, opt, self._manual_decay(opt))
         else:
             step = self._autograd_step(opt)
         rows, n_batches = [], self.n_batches()

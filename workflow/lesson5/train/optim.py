@@ -6,11 +6,17 @@ wd_mode:
   * "l2":        torch's own ``weight_decay`` argument (adds wd * p to the gradient).
   * "loss":      wd * sum(p^2) added to the loss, as the lesson's hand-written MNIST loop does.
 For plain SGD the three coincide (up to the factor 2 of "loss"); for Adam they differ.
+
+What decay reaches: every parameter (the lesson's and fastai v1's choice), or every parameter but the
+bias terms (``bias_wd=False``, fastai v2's ``wd_bn_bias=False`` extended to the collab biases).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch import nn
 
 from lesson5.errors import PipelineError
 
@@ -28,7 +34,7 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
     if name == "adamw" and wd_mode != "decoupled":
         raise PipelineError("adamw is Adam with decoupled weight decay; use adam for wd_mode l2/loss")
     builtin_wd = wd if (wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw"))) else 0.0
-    groups = [{**g, "weight_decay": builtin_wd * g.get("wd_mult", 1.0)} for g in param_groups]
+    groups = [{**g, "weight_decay": builtin_wd} for g in param_groups]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=groups[0]["lr"])
     if name == "momentum":
@@ -43,17 +49,63 @@ def needs_manual_decay(name: str, wd_mode: str, wd: float) -> bool:
     return wd > 0 and wd_mode == "decoupled" and name in ("sgd", "momentum", "rmsprop")
 
 
-@torch.no_grad()
-def decoupled_decay_(optimizer: torch.optim.Optimizer, wd: float):
-    """p <- p * (1 - lr * wd) for optimizers torch gives no decoupled decay (SGD, RMSprop)."""
-    for group in optimizer.param_groups:
-        factor = 1 - group["lr"] * wd * group.get("wd_mult", 1.0)
-        torch._foreach_mul_(group["params"], factor)
+NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
 
-def l2_penalty(params, wd: float) -> torch.Tensor:
-    """wd * sum of squares of every parameter (bias included), as in the lesson's update()."""
-    return wd * sum((p**2).sum() for p in params)
+def decayed_parts(model: nn.Module, params, bias_wd: bool = True) -> list[tuple[nn.Parameter, Any]]:
+    """(parameter, index) pairs weight decay applies to: each of ``params`` whole, or, without
+    bias_wd, all but the bias terms: parameters named ``bias`` and norm-layer parameters are left
+    out, and a model whose parameters mix both kinds (the collab tables hold a bias column beside
+    the factors) names the decayed part itself with ``decayed_slices()``."""
+    if bias_wd:
+        return [(p, ...) for p in params]
+    own = model.decayed_slices() if hasattr(model, "decayed_slices") else {}
+    exempt = {id(p) for m in model.modules() for name, p in m.named_parameters(recurse=False)
+              if name == "bias" or isinstance(m, NORM_TYPES)}
+    parts = [(p, own.get(id(p), ...)) for p in params if id(p) in own or id(p) not in exempt]
+    return [(p, index) for p, index in parts if p[index].numel()]
+
+
+class ManualDecay:
+    """Weight decay the trainer applies itself, where torch's optimizers cannot: decay of part of a
+    parameter (see ``decayed_parts``), decoupled decay for SGD and RMSprop, and L2 in the loss."""
+
+    def __init__(self, opt: torch.optim.Optimizer, parts: list[tuple[nn.Parameter, Any]], wd: float, mode: str):
+        index = {id(p): i for p, i in parts}
+        self.groups = [[(p, index[id(p)]) for p in g["params"] if id(p) in index] for g in opt.param_groups]
+        self.opt, self.wd, self.mode = opt, wd, mode
+        self.index = index
+
+    def views(self, group: int) -> list[torch.Tensor]:
+        """The decayed parts of a param group's parameters, as views sharing their storage."""
+        return [p.detach()[i] for p, i in self.groups[group]]
+
+    @torch.no_grad()
+    def decay_(self):
+        """Decoupled: p <- p * (1 - lr * wd), before the optimizer's step."""
+        for k, group in enumerate(self.opt.param_groups):
+            if self.groups[k]:
+                torch._foreach_mul_(self.views(k), 1 - group["lr"] * self.wd)
+
+    @torch.no_grad()
+    def add_l2_(self):
+        """L2 in the gradient: grad += wd * p, after backward."""
+        for parts in self.groups:
+            with_grad = [(p, i) for p, i in parts if p.grad is not None]
+            if with_grad:
+                torch._foreach_add_([p.grad[i] for p, i in with_grad], [p.detach()[i] for p, i in with_grad],
+                                    alpha=self.wd)
+
+    def penalty(self) -> torch.Tensor:
+        """L2 in the loss: wd * sum of squares, as in the lesson's update()."""
+        return self.wd * sum((p[i] ** 2).sum() for parts in self.groups for p, i in parts)
+
+    def before_step(self):
+        """What the mode needs between backward and the optimizer's step."""
+        if self.mode == "decoupled":
+            self.decay_()
+        elif self.mode == "l2":
+            self.add_l2_()
 
 
 def supports_momentum_cycling(name: str) -> bool:
