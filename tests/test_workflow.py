@@ -152,6 +152,12 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
         assert any(rule_dir.rglob("*.log")) or rule_dir.suffix == ".log"
     baselines = pd.read_csv(tiny_pipeline / "results/collab/baselines.tsv", sep="\t")
     assert list(baselines.model) == ["mean", "bias", "dot", "mlp"] and (baselines.n_seeds == 2).all()
+    bias_wd = pd.read_csv(tiny_pipeline / "results/collab/bias_wd.tsv", sep="\t")
+    assert list(zip(bias_wd.model, bias_wd.bias_wd)) == [("bias", False), ("bias", True), ("dot", False), ("dot", True)]
+    # the two settings train different models (the main run, bias_wd false, is one of them)
+    assert bias_wd.valid_rmse_mean.nunique() == 4
+    main = bias_wd.set_index(["model", "bias_wd"]).valid_rmse_mean[("dot", False)]
+    assert baselines.set_index("model").valid_rmse_mean["dot"] == pytest.approx(main, abs=1e-4)
     table = (tiny_pipeline / "results/transfer/strategies.tsv").read_text()
     assert "# verdict: pretrained + discriminative lrs" in table
     epochs = pd.read_csv(tiny_pipeline / "results/collab/main/epochs.tsv", sep="\t")

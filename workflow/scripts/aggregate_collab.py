@@ -23,6 +23,7 @@ def main(smk):
     runs = final_rows(histories, KEYS)
     runs.to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6f")
     base = smk.params.base
+    biases = "biases decayed too" if base["bias_wd"] else "biases not decayed"
 
     def role(name):
         return runs[runs.roles.str.split(",").map(lambda r: name in r)]
@@ -33,12 +34,12 @@ def main(smk):
 
     nf = mean_std(role("n_factors"), ["n_factors"], METRICS).sort_values("n_factors")
     nf.to_csv(smk.output.n_factors, sep="\t", index=False, float_format="%.5f")
-    plot_sweep(nf, "n_factors", None, f"Number of factors (wd {base['wd']}, {base['wd_mode']} decay)",
+    plot_sweep(nf, "n_factors", None, f"Number of factors (wd {base['wd']}, {base['wd_mode']} decay, {biases})",
                "n_factors", smk.output.n_factors_plot)
 
     wd = mean_std(role("wd"), ["wd_mode", "wd"], METRICS).sort_values(["wd_mode", "wd"])
     wd.to_csv(smk.output.wd, sep="\t", index=False, float_format="%.5f")
-    plot_sweep(wd, "wd", "wd_mode", f"Weight decay with Adam: decoupled vs L2 ({base['n_factors']} factors)",
+    plot_sweep(wd, "wd", "wd_mode", f"Weight decay with Adam: decoupled vs L2 ({base['n_factors']} factors, {biases})",
                "weight decay (symlog scale)", smk.output.wd_plot, log_x=True)
 
     bias_wd = mean_std(role("bias_wd"), ["model", "bias_wd"], METRICS).sort_values(["model", "bias_wd"])
