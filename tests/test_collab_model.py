@@ -222,11 +222,13 @@ def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_fast_step_runs_on_cuda_like_on_cpu():
+@pytest.mark.parametrize("bias_wd", [True, False])
+def test_fast_step_runs_on_cuda_like_on_cpu(bias_wd):
     """Its buffers follow the tables' device (run by CI only where a GPU is present)."""
     histories = []
     for device in ("cuda", "cpu"):
         torch.manual_seed(0)
-        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, bs=16, device=device, seed=3)
+        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, bias_wd=bias_wd, bs=16, device=device,
+                          seed=3)
         histories.append(learner.fit_one_cycle(2, 1e-2))
     assert np.allclose(histories[0].valid_loss, histories[1].valid_loss, atol=1e-4)
