@@ -177,6 +177,24 @@ def test_decayed_parts_leave_out_biases_and_norm_layers():
     assert decayed_parts(bias_only, list(bias_only.parameters()), bias_wd=False) == []
 
 
+@pytest.mark.parametrize("swept", [[True, False], [False]])
+def test_summary_has_the_lesson_decay_row_only_where_it_ran(swept):
+    from lesson5.analysis.summary import COLLAB_LESSON_DECAY, COLLAB_MAIN, key_figures
+
+    rmse = {False: 0.8886, True: 0.8903}
+    bias_wd = pd.DataFrame([{"model": "dot", "bias_wd": b, "valid_rmse_mean": rmse[b], "valid_rmse_std": 0.0}
+                            for b in swept])
+    baselines = pd.DataFrame([{"model": "dot", "valid_rmse_mean": 0.8886, "valid_rmse_std": 0.0}])
+    folds = pd.DataFrame({"split": ["u1", "mean", "std"], "valid_rmse": [0.9, 0.9, 0.0]})
+    transfer = pd.DataFrame([{"strategy": "scratch", "error_rate_mean": 0.1, "error_rate_std": 0.0}])
+    figures = key_figures(baselines, bias_wd, folds, pd.DataFrame({"accuracy": [0.86]}), transfer)
+    assert figures[COLLAB_MAIN][0] == 0.8886
+    if True in swept:
+        assert list(figures)[:2] == [COLLAB_MAIN, COLLAB_LESSON_DECAY] and figures[COLLAB_LESSON_DECAY][0] == 0.8903
+    else:
+        assert COLLAB_LESSON_DECAY not in figures
+
+
 def test_pca_components_are_orthonormal():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 10)) @ rng.normal(size=(10, 10))

@@ -12,14 +12,16 @@ COLLAB_LESSON_DECAY = "collab valid RMSE (random 90/10 split), biases decayed as
 def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle, transfer_table) -> dict[str, tuple]:
     """Measured key figure per experiment name (as in reference_numbers.tsv): (value, std, what)."""
     dot = collab_baselines.set_index("model").loc["dot"]
-    lesson_decay = collab_bias_wd.set_index(["model", "bias_wd"]).loc[("dot", True)]
+    by_decay = collab_bias_wd.set_index(["model", "bias_wd"])
     folds = collab_folds.set_index("split")
     strategies = transfer_table.sort_values("error_rate_mean")
     best = strategies.iloc[0]
-    return {
-        COLLAB_MAIN: (dot.valid_rmse_mean, dot.valid_rmse_std, "dot product, main settings"),
-        COLLAB_LESSON_DECAY: (lesson_decay.valid_rmse_mean, lesson_decay.valid_rmse_std,
-                              "dot product, main settings but bias_wd true"),
+    figures = {COLLAB_MAIN: (dot.valid_rmse_mean, dot.valid_rmse_std, "dot product, main settings")}
+    if ("dot", True) in by_decay.index:  # the lesson's decay of every parameter, where the sweep ran it
+        lesson = by_decay.loc[("dot", True)]
+        figures[COLLAB_LESSON_DECAY] = (lesson.valid_rmse_mean, lesson.valid_rmse_std,
+                                        "dot product, main settings but bias_wd true")
+    return figures | {
         "collab valid RMSE (official folds u1-u5, mean)": (folds.loc["mean", "valid_rmse"],
                                                            folds.loc["std", "valid_rmse"], "main settings"),
         "fit_one_cycle(1, 1e-2) valid accuracy": (one_cycle.accuracy.iloc[-1], float("nan"), "one seed"),
