@@ -27,6 +27,15 @@ from lesson5.data.schemas import validate_items, validate_ratings  # noqa: E402
 from lesson5.data.splits import random_split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def load_random_split(source: Path):
+    """The ml-100k files in ``source``, validated, and the default config's random split; (split, items)."""
+    ml = get_release("ml-100k")
+    ratings = validate_ratings(parse_ratings(source / "u.data", ml), ml, "u.data")
+    items = validate_items(parse_items(source / "u.item", ml), "u.item")
+    return random_split(ratings, CONFIG["movielens"]["valid_pct"], CONFIG["movielens"]["split_seed"]), items
 
 
 def main():
@@ -40,15 +49,11 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
     t0 = time.perf_counter()
-    ml = get_release("ml-100k")
-    ratings = validate_ratings(parse_ratings(Path(args.source) / "u.data", ml), ml, "u.data")
-    items = validate_items(parse_items(Path(args.source) / "u.item", ml), "u.item")
-    split = random_split(ratings, config["movielens"]["valid_pct"], config["movielens"]["split_seed"])
+    split, items = load_random_split(Path(args.source))
     load_seconds = time.perf_counter() - t0
-    settings = CollabSettings.from_config(config["collab"]["model"], seed=args.seed)
+    settings = CollabSettings.from_config(CONFIG["collab"]["model"], seed=args.seed)
     times, rmses = [], set()
     for _ in range(args.repeats):
         t1 = time.perf_counter()

@@ -80,9 +80,10 @@ class DotBiasAdamStep:
         # Biases exempt from decay (a ManualDecay over the factor columns). Decoupled: the kernel still
         # decays whole tables and each step first scales the bias columns by 1 / (1 - lr wd), which
         # cancels it up to rounding and costs less than decaying the strided factor columns by hand
-        # (10 vs 24 us here: 2.6k elements, not 105k). L2: wd p is added to the factor columns' gradient (cancelling in the gradient instead
-        # would leave rounding residue where it should be 0, which Adam's normalisation amplifies).
-        # A decay with no parts (the bias-only model's) leaves the kernel's weight_decay at 0.
+        # (2.6k elements, not 105k). L2: wd p is added to the factor columns' gradient (cancelling
+        # in the gradient instead would leave rounding residue where it should be 0, which Adam's
+        # normalisation amplifies). A decay with no parts (the bias-only model's) leaves the kernel's
+        # weight_decay at 0. benchmarks/collab_step_cost.py measures what the exemption costs.
         self.decay = decay if decay is not None and any(decay.groups) else None
         if self.decay is not None:
             index = [decay.index.get(id(p)) for p in tables]

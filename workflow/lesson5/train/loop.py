@@ -24,9 +24,9 @@ from lesson5.train.fast_collab import DotBiasAdamStep, supports_fast_step
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import (
     ManualDecay,
+    builtin_decay,
     decayed_parts,
     make_optimizer,
-    needs_manual_decay,
     supports_momentum_cycling,
 )
 
@@ -145,8 +145,7 @@ class Learner:
 
     def _manual_decay(self, opt) -> ManualDecay | None:
         """The decay this trainer applies itself; None where the optimizer's weight_decay does it all."""
-        if not self.wd or (self.bias_wd and self.wd_mode != "loss"
-                           and not needs_manual_decay(self.opt, self.wd_mode, self.wd)):
+        if not self.wd or (self.bias_wd and builtin_decay(self.opt, self.wd_mode)):
             return None
         params = [p for g in opt.param_groups for p in g["params"]]
         return ManualDecay(opt, decayed_parts(self.model, params, self.bias_wd), self.wd, self.wd_mode)

@@ -33,7 +33,7 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
         raise PipelineError(f"unknown wd_mode {wd_mode!r}; choose one of {WD_MODES}")
     if name == "adamw" and wd_mode != "decoupled":
         raise PipelineError("adamw is Adam with decoupled weight decay; use adam for wd_mode l2/loss")
-    builtin_wd = wd if (wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw"))) else 0.0
+    builtin_wd = wd if builtin_decay(name, wd_mode) else 0.0
     groups = [{**g, "weight_decay": builtin_wd} for g in param_groups]
     if name == "sgd":
         return torch.optim.SGD(groups, lr=groups[0]["lr"])
@@ -45,8 +45,10 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
     return adam(groups, lr=groups[0]["lr"], betas=tuple(betas), eps=eps)
 
 
-def needs_manual_decay(name: str, wd_mode: str, wd: float) -> bool:
-    return wd > 0 and wd_mode == "decoupled" and name in ("sgd", "momentum", "rmsprop")
+def builtin_decay(name: str, wd_mode: str) -> bool:
+    """Whether torch's optimizer applies this decay itself through its weight_decay argument
+    (otherwise ManualDecay does: decoupled decay for SGD/RMSprop, L2 in the loss)."""
+    return wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw"))
 
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
@@ -71,30 +73,28 @@ class ManualDecay:
     parameter (see ``decayed_parts``), decoupled decay for SGD and RMSprop, and L2 in the loss."""
 
     def __init__(self, opt: torch.optim.Optimizer, parts: list[tuple[nn.Parameter, Any]], wd: float, mode: str):
-        index = {id(p): i for p, i in parts}
-        self.groups = [[(p, index[id(p)]) for p in g["params"] if id(p) in index] for g in opt.param_groups]
+        self.index = {id(p): i for p, i in parts}
+        self.groups = [[(p, self.index[id(p)]) for p in g["params"] if id(p) in self.index]
+                       for g in opt.param_groups]
+        # the decayed parts as views sharing the parameters' storage, made once, not every step
+        self.views = [[p.detach()[i] for p, i in parts] for parts in self.groups]
         self.opt, self.wd, self.mode = opt, wd, mode
-        self.index = index
-
-    def views(self, group: int) -> list[torch.Tensor]:
-        """The decayed parts of a param group's parameters, as views sharing their storage."""
-        return [p.detach()[i] for p, i in self.groups[group]]
 
     @torch.no_grad()
     def decay_(self):
         """Decoupled: p <- p * (1 - lr * wd), before the optimizer's step."""
-        for k, group in enumerate(self.opt.param_groups):
-            if self.groups[k]:
-                torch._foreach_mul_(self.views(k), 1 - group["lr"] * self.wd)
+        for group, views in zip(self.opt.param_groups, self.views):
+            if views:
+                torch._foreach_mul_(views, 1 - group["lr"] * self.wd)
 
     @torch.no_grad()
     def add_l2_(self):
-        """L2 in the gradient: grad += wd * p, after backward."""
-        for parts in self.groups:
-            with_grad = [(p, i) for p, i in parts if p.grad is not None]
+        """L2 in the gradient: grad += wd * p, after backward (a gradient is new each step)."""
+        for parts, views in zip(self.groups, self.views):
+            with_grad = [(p.grad[i], v) for (p, i), v in zip(parts, views) if p.grad is not None]
             if with_grad:
-                torch._foreach_add_([p.grad[i] for p, i in with_grad], [p.detach()[i] for p, i in with_grad],
-                                    alpha=self.wd)
+                grads, decayed = zip(*with_grad)
+                torch._foreach_add_(list(grads), list(decayed), alpha=self.wd)
 
     def penalty(self) -> torch.Tensor:
         """L2 in the loss: wd * sum of squares, as in the lesson's update()."""
