@@ -42,7 +42,8 @@ def main():
              "every parameter decayed": DotBiasAdamStep(learner.model, opt, None)}
     per_step = {name: [] for name in steps}
     for _ in range(args.epochs):
-        batches = list(learner._batches())
+        batches = list(steps["biases exempt"].batches(learner.data.x_train, learner.data.y_train,
+                                                      learner._order(), learner.bs))
         width = args.chunk * len(steps)
         for start in range(0, len(batches) - width + 1, width):
             for k, (name, step) in enumerate(steps.items()):

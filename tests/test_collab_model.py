@@ -1,5 +1,6 @@
 """The lesson's collab models and the trainer's 1cycle, weight-decay and fast-path behaviour."""
 
+import copy
 import math
 
 import numpy as np
@@ -250,3 +251,21 @@ def test_fast_step_runs_on_cuda_like_on_cpu(bias_wd):
                           seed=3)
         histories.append(learner.fit_one_cycle(2, 1e-2))
     assert np.allclose(histories[0].valid_loss, histories[1].valid_loss, atol=1e-4)
+
+
+def test_tables_stay_packed_through_copies_and_conversions():
+    """Both tables share one buffer (the fast step relies on it) after deepcopy, dtype/device moves
+    and a state_dict round trip; a table re-seated by hand is reported, not silently used."""
+    torch.manual_seed(0)
+    model = DotProductBias(5, 7, 3)
+    flat = model.packed()
+    assert flat.numel() == (5 + 7 + 1) * 4 and torch.equal(flat.view(-1, 4)[5, :3], torch.zeros(3))  # the gap
+    twin = copy.deepcopy(model)
+    assert twin.packed().data_ptr() != flat.data_ptr() and torch.equal(twin.packed(), flat)
+    fresh = DotProductBias(5, 7, 3)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.packed(), flat)
+    assert model.to(torch.float64).packed().dtype == torch.float64
+    model.users.weight = nn.Parameter(torch.zeros(5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="packed buffer"):
+        model.packed()

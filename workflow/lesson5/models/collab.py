@@ -32,6 +32,12 @@ class DotProductBias(nn.Module):
     [factors, bias], items [bias, factors]. The mirrored layout lets the fast training step pad
     u to [1, u, b_u] and i to [b_i, i, 1], whose plain dot product is u·i + b_u + b_i.
     ``user_factors``, ``item_bias`` etc. are views of those tables.
+
+    Both tables live in one buffer (``packed()``): the users', then a gap of n_factors zeros, then
+    the items'. Seen as a grid of (n_factors + 1)-wide rows, every bias is then in the last column
+    and every factor in the others, so the fast step updates both tables with one Adam kernel call
+    and exempts all biases from decay with one strided op. The gap is never looked up: its
+    gradient, and so its Adam update and decay, are zero.
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
@@ -42,6 +48,50 @@ class DotProductBias(nn.Module):
         self.items = trunc_normal_embedding(n_items, n_factors + 1)
         with torch.no_grad():  # same draws as a bias-last table, moved to the front
             self.items.weight.copy_(self.items.weight.roll(1, dims=1))
+        self._pack()
+
+    def table_views(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users, items) tables as views of ``flat``, a buffer of ``packed()``'s size and layout."""
+        (n_u, w), n_i = self.users.weight.shape, len(self.items.weight)
+        start = n_u * w + self.n_factors
+        return flat[: n_u * w].view(n_u, w), flat[start: start + n_i * w].view(n_i, w)
+
+    def _pack(self):
+        """Copy both tables into one buffer and re-seat the parameters on it (same Parameter objects)."""
+        users, items = self.users.weight, self.items.weight
+        rows = len(users) + len(items) + 1  # grid rows: each table's, and the gap's
+        flat = users.new_zeros(rows * users.shape[1])
+        views = self.table_views(flat)
+        for p, view in zip((users, items), views):
+            view.copy_(p.detach())
+            p.data = view
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)  # .to()/.float()/... convert each table on its own
+        self._pack()
+        return self
+
+    def __setstate__(self, state):
+        super().__setstate__(state)  # copy.deepcopy and pickle copy each table on its own
+        self._pack()
+
+    def packed(self) -> torch.Tensor:
+        """Both tables as the one flat buffer they live in (detached); ValueError if they were re-seated."""
+        flat = self.find_packed(self.users.weight.detach(), self.items.weight.detach())
+        if flat is None:
+            raise ValueError("the user and item tables no longer share one packed buffer")
+        return flat
+
+    def find_packed(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor | None:
+        """The flat buffer holding ``users`` and ``items`` (tensors shaped like the two tables, e.g. an
+        optimizer's state for them) in the packed layout, or None where they are not laid out so."""
+        size = (len(users) + len(items) + 1) * users.shape[1]
+        storage = users.untyped_storage()
+        if storage.nbytes() < (users.storage_offset() + size) * users.element_size():
+            return None
+        flat = users.new_empty(0).set_(storage, users.storage_offset(), (size,))
+        same = all(a.is_set_to(b) for a, b in zip((users, items), self.table_views(flat)))
+        return flat if same else None
 
     @property
     def user_factors(self) -> torch.Tensor:

@@ -153,16 +153,19 @@ class Learner:
     def _lrs(self, spec) -> list[float]:
         return expand_lr_spec(spec, len(self.layer_groups), self.lr_div)
 
+    def _order(self) -> torch.Tensor:
+        """One epoch's shuffled row order, cut to whole batches where drop_last."""
+        n = len(self.data.y_train)
+        order = torch.randperm(n, generator=self.generator).to(self.torch_device)
+        return order[: n - n % self.bs] if self.drop_last and n >= self.bs else order
+
     def _batches(self):
         """Shuffled (x, y) batches: one gather per epoch, then each batch is a view."""
-        n, x = len(self.data.y_train), self.data.x_train
-        order = torch.randperm(n, generator=self.generator).to(self.torch_device)
+        order, x = self._order(), self.data.x_train
         # Index tuples (collab's [n, 2] user/item ids) are gathered column-major, so each column of
         # a batch is contiguous: lookups with a strided index would copy it first.
         xs = x.T[:, order].T if x.ndim == 2 and not x.is_floating_point() else x[order]
-        ys = self.data.y_train[order]
-        stop = n - n % self.bs if self.drop_last and n >= self.bs else n
-        return zip(xs[:stop].split(self.bs), ys[:stop].split(self.bs))
+        return zip(xs.split(self.bs), self.data.y_train[order].split(self.bs))
 
     def n_batches(self) -> int:
         n = len(self.data.y_train)
@@ -219,17 +222,18 @@ class Learner:
 
     def _fit(self, epochs, opt, sched) -> pd.DataFrame:
         mom_key = "betas" if "betas" in opt.defaults else "momentum"
-        if self.fast_step and supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func, self.transform):
-            step = DotBiasAdamStep(self.model, opt, self._manual_decay(opt))
-        else:
-            step = self._autograd_step(opt)
+        fast = self.fast_step and supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func,
+                                                     self.transform)
+        step = DotBiasAdamStep(self.model, opt, self._manual_decay(opt)) if fast else self._autograd_step(opt)
         rows, n_batches = [], self.n_batches()
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             self.model.train()
             losses = []
             lr_trace, mom_trace = [], []
-            for i, (xb, yb) in enumerate(self._batches()):
+            batches = step.batches(self.data.x_train, self.data.y_train, self._order(), self.bs) if fast \
+                else self._batches()
+            for i, (xb, yb) in enumerate(batches):
                 group = opt.param_groups[-1]
                 lr_trace.append(group["lr"])
                 mom = group.get(mom_key, 0.0)
