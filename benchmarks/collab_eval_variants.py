@@ -49,7 +49,8 @@ def main():
         unseen = (x[:, 0] == 0) | (x[:, 1] == 0)
         with torch.no_grad():
             pred = model(x)
-            model.items.weight[0] = model.items.weight[1:].mean(0)
+            for table in (model.i_weight.weight, model.i_bias.weight):  # the #na# item: the mean item
+                table[0] = table[1:].mean(0)
             fallback = model(x)
         rows.append({"seed": seed, "as_trained": rmse(pred, y), "clipped_1_5": rmse(pred.clamp(1, 5), y),
                      "seen_rows_only": rmse(pred[~unseen], y[~unseen]), "mean_item_for_unseen": rmse(fallback, y),

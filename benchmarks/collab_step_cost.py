@@ -3,8 +3,8 @@
     python benchmarks/collab_step_cost.py --source DIR   (DIR holds u.data and u.item)
 
 Two fast steps drive one model and optimizer on the main config: one with the biases exempt (the
-default, bias_wd false: the kernel decays whole tables and the step first scales the 2,625 bias
-entries back) and one decaying every parameter in the kernel (the lesson's bias_wd true). They
+default, bias_wd false: one Adam kernel call over the factors with decay, one over the 2,627
+biases without) and one decaying every parameter in one call (the lesson's bias_wd true). They
 alternate in chunks of --chunk batches, so this VM's drift from minute to minute hits both alike;
 prints the median microseconds a step of each and their difference.
 """

@@ -26,10 +26,10 @@ def random_data(n_users=30, n_items=40, n=512, seed=0):
 def test_shapes_and_y_range_bounds():
     torch.manual_seed(0)
     model = DotProductBias(944, 1654, 40)
-    assert model.users.weight.shape == (944, 41) and model.items.weight.shape == (1654, 41)
+    assert model.u_weight.weight.shape == (944, 40) and model.i_bias.weight.shape == (1654, 1)
     assert model.user_factors.shape == (944, 40) and model.item_bias.shape == (1654,)
     with torch.no_grad():
-        model.users.weight.mul_(1000)  # push raw scores far beyond the sigmoid's knees
+        model.packed().mul_(1000)  # push raw scores far beyond the sigmoid's knees
     x = torch.stack([torch.randint(0, 944, (256,)), torch.randint(0, 1654, (256,))], 1)
     out = model(x)
     assert out.shape == (256,) and out.min() >= 0 and out.max() <= 5.5
@@ -54,11 +54,11 @@ def test_embedding_lookup_equals_one_hot_matmul():
 def test_dot_product_formula():
     model = DotProductBias(3, 4, 2, y_range=(0, 5.5))
     x = torch.tensor([[1, 2]])
-    u, i = model.users.weight[1], model.items.weight[2]
-    expected = torch.sigmoid(u[:2] @ i[1:] + u[2] + i[0]) * 5.5  # users [factors, bias], items [bias, factors]
+    u, i = model.u_weight.weight[1], model.i_weight.weight[2]
+    expected = torch.sigmoid(u @ i + model.u_bias.weight[1, 0] + model.i_bias.weight[2, 0]) * 5.5
     assert torch.allclose(model(x), expected)
-    assert torch.equal(model.item_bias[2], i[0]) and torch.equal(model.item_factors[2], i[1:])
-    assert torch.equal(model.user_bias[1], u[2]) and torch.equal(model.user_factors[1], u[:2])
+    assert torch.equal(model.item_bias[2], model.i_bias.weight[2, 0]) and torch.equal(model.item_factors[2], i)
+    assert torch.equal(model.user_bias[1], model.u_bias.weight[1, 0]) and torch.equal(model.user_factors[1], u)
 
 
 def test_one_cycle_schedule_start_peak_end():
@@ -121,8 +121,14 @@ def test_l2_in_the_loss_is_twice_the_gradient_l2_for_sgd():
     ("decoupled", True, 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
     ("decoupled", False, 0, (0.0, 5.5), 16, True),  # bias only and no decay at all
 ])
-def test_fast_step_matches_autograd_and_torch_adam(wd_mode, bias_wd, n_factors, y_range, bs, drop_last):
+def test_fast_step_matches_autograd_and_torch_adam(wd_mode, bias_wd, n_factors, y_range, bs, drop_last,
+                                                  monkeypatch):
     """The hand-written collab step must give what autograd + torch.optim.AdamW/Adam give."""
+    from lesson5.train.fast_collab import DotBiasAdamStep
+
+    fast_calls = []
+    step = DotBiasAdamStep.__call__
+    monkeypatch.setattr(DotBiasAdamStep, "__call__", lambda *a: fast_calls.append(1) or step(*a))
     finals = []
     for fast in (True, False):
         torch.manual_seed(0)
@@ -130,8 +136,9 @@ def test_fast_step_matches_autograd_and_torch_adam(wd_mode, bias_wd, n_factors, 
                           bias_wd=bias_wd, bs=bs, drop_last=drop_last, device="cpu", seed=3, fast_step=fast)
         history = learner.fit_one_cycle(3, 1e-2)
         finals.append((history, [p.detach().clone() for p in learner.model.parameters()]))
+    assert len(fast_calls) == 3 * learner.n_batches()  # the first run took the fast step, the second did not
     (h_fast, w_fast), (h_ref, w_ref) = finals
-    assert len(w_fast) == 2 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w_fast, w_ref))
+    assert len(w_fast) == 4 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w_fast, w_ref))
     assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)
     assert np.allclose(h_fast.train_loss, h_ref.train_loss, atol=1e-5)
 
@@ -160,22 +167,17 @@ def test_bias_wd_false_leaves_the_biases_out_of_decay(wd_mode, opt):
     assert (b_exempt - b_none).abs().max() < 0.2 * (b_all - b_none).abs().max()
 
 
-def test_decayed_parts_leave_out_biases_and_norm_layers():
-    from torch import nn
-
-    from lesson5.train.optim import decayed_parts
+def test_decayed_params_leave_out_biases_and_norm_layers():
+    from lesson5.train.optim import decayed_params
 
     mlp = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
     params = list(mlp.parameters())
-    assert [p for p, _ in decayed_parts(mlp, params, bias_wd=True)] == params
-    assert [p for p, _ in decayed_parts(mlp, params, bias_wd=False)] == [mlp[0].weight, mlp[2].weight]
+    assert decayed_params(mlp, params, bias_wd=True) == params
+    assert decayed_params(mlp, params, bias_wd=False) == [mlp[0].weight, mlp[2].weight]
     dot = DotProductBias(5, 6, 3)
-    parts = decayed_parts(dot, list(dot.parameters()), bias_wd=False)
-    assert [p[i].shape for p, i in parts] == [(5, 3), (6, 3)]
-    assert torch.equal(parts[0][0][parts[0][1]], dot.user_factors)
-    assert torch.equal(parts[1][0][parts[1][1]], dot.item_factors)
+    assert decayed_params(dot, list(dot.parameters()), bias_wd=False) == [dot.u_weight.weight, dot.i_weight.weight]
     bias_only = DotProductBias(5, 6, 0)
-    assert decayed_parts(bias_only, list(bias_only.parameters()), bias_wd=False) == []
+    assert [p.numel() for p in decayed_params(bias_only, list(bias_only.parameters()), bias_wd=False)] == [0, 0]
 
 
 @pytest.mark.parametrize("swept", [[True, False], [False]])
@@ -259,13 +261,13 @@ def test_tables_stay_packed_through_copies_and_conversions():
     torch.manual_seed(0)
     model = DotProductBias(5, 7, 3)
     flat = model.packed()
-    assert flat.numel() == (5 + 7 + 1) * 4 and torch.equal(flat.view(-1, 4)[5, :3], torch.zeros(3))  # the gap
+    assert flat.numel() == (5 + 7) * (3 + 1) and torch.equal(flat[-7:], model.item_bias)  # factors, then biases
     twin = copy.deepcopy(model)
     assert twin.packed().data_ptr() != flat.data_ptr() and torch.equal(twin.packed(), flat)
     fresh = DotProductBias(5, 7, 3)
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh.packed(), flat)
     assert model.to(torch.float64).packed().dtype == torch.float64
-    model.users.weight = nn.Parameter(torch.zeros(5, 4, dtype=torch.float64))
+    model.u_bias.weight = nn.Parameter(torch.zeros(5, 1, dtype=torch.float64))
     with pytest.raises(ValueError, match="packed buffer"):
         model.packed()

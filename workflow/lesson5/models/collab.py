@@ -28,41 +28,42 @@ def scaled_sigmoid(x: torch.Tensor, y_range: tuple[float, float] | None) -> torc
 class DotProductBias(nn.Module):
     """sigmoid(u·i + b_u + b_i)·(hi − lo) + lo. With n_factors=0 it is the bias-only model.
 
-    Each side's factors and bias share one table, so a batch costs one lookup per side: users are
-    [factors, bias], items [bias, factors]. The mirrored layout lets the fast training step pad
-    u to [1, u, b_u] and i to [b_i, i, 1], whose plain dot product is u·i + b_u + b_i.
-    ``user_factors``, ``item_bias`` etc. are views of those tables.
-
-    Both tables live in one buffer (``packed()``): the users', then a gap of n_factors zeros, then
-    the items'. Seen as a grid of (n_factors + 1)-wide rows, every bias is then in the last column
-    and every factor in the others, so the fast step updates both tables with one Adam kernel call
-    and exempts all biases from decay with one strided op. The gap is never looked up: its
-    gradient, and so its Adam update and decay, are zero.
+    fastai's EmbeddingDotBias: four embeddings, user and item factors and user and item biases,
+    drawn in that order. All four live in one buffer (``packed()``), the factors first, then the
+    biases, so that the fast training step (train/fast_collab.py) gathers a batch's rows with one
+    op, scatters their gradient with one op, and updates the decayed factors and the exempt biases
+    with one Adam kernel call each.
     """
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
         super().__init__()
         self.n_factors = n_factors
         self.y_range = tuple(y_range) if y_range is not None else None
-        self.users = trunc_normal_embedding(n_users, n_factors + 1)
-        self.items = trunc_normal_embedding(n_items, n_factors + 1)
-        with torch.no_grad():  # same draws as a bias-last table, moved to the front
-            self.items.weight.copy_(self.items.weight.roll(1, dims=1))
+        self.u_weight = trunc_normal_embedding(n_users, n_factors)
+        self.i_weight = trunc_normal_embedding(n_items, n_factors)
+        self.u_bias = trunc_normal_embedding(n_users, 1)
+        self.i_bias = trunc_normal_embedding(n_items, 1)
         self._pack()
 
-    def table_views(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(users, items) tables as views of ``flat``, a buffer of ``packed()``'s size and layout."""
-        (n_u, w), n_i = self.users.weight.shape, len(self.items.weight)
-        start = n_u * w + self.n_factors
-        return flat[: n_u * w].view(n_u, w), flat[start: start + n_i * w].view(n_i, w)
+    def tables(self) -> list[nn.Parameter]:
+        """User factors, item factors, user biases, item biases: the packed order."""
+        return [self.u_weight.weight, self.i_weight.weight, self.u_bias.weight, self.i_bias.weight]
+
+    def packed_size(self) -> int:
+        return sum(t.numel() for t in self.tables())
+
+    def table_views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """The four tables as views of ``flat``, a buffer of ``packed()``'s size and layout."""
+        views, start = [], 0
+        for t in self.tables():
+            views.append(flat[start: start + t.numel()].view(t.shape))
+            start += t.numel()
+        return views
 
     def _pack(self):
-        """Copy both tables into one buffer and re-seat the parameters on it (same Parameter objects)."""
-        users, items = self.users.weight, self.items.weight
-        rows = len(users) + len(items) + 1  # grid rows: each table's, and the gap's
-        flat = users.new_zeros(rows * users.shape[1])
-        views = self.table_views(flat)
-        for p, view in zip((users, items), views):
+        """Copy the tables into one buffer and re-seat the parameters on it (same Parameter objects)."""
+        flat = self.u_weight.weight.new_empty(self.packed_size())
+        for p, view in zip(self.tables(), self.table_views(flat)):
             view.copy_(p.detach())
             p.data = view
 
@@ -76,49 +77,46 @@ class DotProductBias(nn.Module):
         self._pack()
 
     def packed(self) -> torch.Tensor:
-        """Both tables as the one flat buffer they live in (detached); ValueError if they were re-seated."""
-        flat = self.find_packed(self.users.weight.detach(), self.items.weight.detach())
+        """The one flat buffer the four tables live in (detached); ValueError if one was re-seated."""
+        flat = self.find_packed([t.detach() for t in self.tables()])
         if flat is None:
-            raise ValueError("the user and item tables no longer share one packed buffer")
+            raise ValueError("the collab model's tables no longer share one packed buffer")
         return flat
 
-    def find_packed(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor | None:
-        """The flat buffer holding ``users`` and ``items`` (tensors shaped like the two tables, e.g. an
-        optimizer's state for them) in the packed layout, or None where they are not laid out so."""
-        size = (len(users) + len(items) + 1) * users.shape[1]
-        storage = users.untyped_storage()
-        if storage.nbytes() < (users.storage_offset() + size) * users.element_size():
+    def find_packed(self, tensors: list[torch.Tensor]) -> torch.Tensor | None:
+        """The flat buffer holding ``tensors`` (shaped like the four tables, e.g. an optimizer's state
+        for them) in the packed layout, or None where they are not laid out so."""
+        first, size = tensors[0], self.packed_size()
+        if first.untyped_storage().nbytes() < (first.storage_offset() + size) * first.element_size():
             return None
-        flat = users.new_empty(0).set_(storage, users.storage_offset(), (size,))
-        same = all(a.is_set_to(b) for a, b in zip((users, items), self.table_views(flat)))
+        flat = first.new_empty(0).set_(first.untyped_storage(), first.storage_offset(), (size,))
+        same = all(a.is_set_to(b) for a, b in zip(tensors, self.table_views(flat)))
         return flat if same else None
+
+    def no_weight_decay(self) -> set[str]:
+        """The bias embeddings: what ``Learner(bias_wd=False)`` leaves out of weight decay."""
+        return {"u_bias.weight", "i_bias.weight"}
 
     @property
     def user_factors(self) -> torch.Tensor:
-        return self.users.weight[:, : self.n_factors]
+        return self.u_weight.weight
 
     @property
     def item_factors(self) -> torch.Tensor:
-        return self.items.weight[:, 1:]
+        return self.i_weight.weight
 
     @property
     def user_bias(self) -> torch.Tensor:
-        return self.users.weight[:, self.n_factors]
+        return self.u_bias.weight[:, 0]
 
     @property
     def item_bias(self) -> torch.Tensor:
-        return self.items.weight[:, 0]
-
-    def decayed_slices(self) -> dict[int, tuple[slice, slice]]:
-        """The factor columns of each table, by id(parameter): what weight decay reaches when the
-        biases are exempt from it (``Learner(bias_wd=False)``)."""
-        k = self.n_factors
-        return {id(self.users.weight): (slice(None), slice(0, k)),
-                id(self.items.weight): (slice(None), slice(1, None))}
+        return self.i_bias.weight[:, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u, i, k = self.users(x[:, 0]), self.items(x[:, 1]), self.n_factors
-        raw = (u[:, :k] * i[:, 1:]).sum(1) + u[:, k] + i[:, 0]
+        users, items = x[:, 0], x[:, 1]
+        dot = (self.u_weight(users) * self.i_weight(items)).sum(1)
+        raw = dot + self.u_bias(users)[:, 0] + self.i_bias(items)[:, 0]
         return scaled_sigmoid(raw, self.y_range)
 
 

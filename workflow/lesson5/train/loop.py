@@ -25,7 +25,7 @@ from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import (
     ManualDecay,
     builtin_decay,
-    decayed_parts,
+    decayed_params,
     make_optimizer,
     supports_momentum_cycling,
 )
@@ -86,7 +86,7 @@ class Learner:
     opt: str = "adam"
     wd: float = 0.01
     wd_mode: str = "decoupled"
-    bias_wd: bool = True  # decay bias terms too (the lesson); False leaves them out (see optim.decayed_parts)
+    bias_wd: bool = True  # decay bias terms too (the lesson); False leaves them out (see optim.decayed_params)
     bs: int = 64
     valid_bs: int = 4096
     drop_last: bool = True
@@ -140,7 +140,7 @@ class Learner:
         groups = [{"params": [p for p in self._group_params(g) if p.requires_grad], "lr": lr}
                   for g, lr in zip(self.layer_groups, lrs)]
         groups = [g for g in groups if g["params"]]
-        # without bias_wd, ManualDecay decays part of the parameters: the optimizer's own decay stays off
+        # without bias_wd, ManualDecay decays some of the parameters: the optimizer's own decay stays off
         return make_optimizer(self.opt, groups, wd=self.wd if self.bias_wd else 0.0, wd_mode=self.wd_mode)
 
     def _manual_decay(self, opt) -> ManualDecay | None:
@@ -148,7 +148,7 @@ class Learner:
         if not self.wd or (self.bias_wd and builtin_decay(self.opt, self.wd_mode)):
             return None
         params = [p for g in opt.param_groups for p in g["params"]]
-        return ManualDecay(opt, decayed_parts(self.model, params, self.bias_wd), self.wd, self.wd_mode)
+        return ManualDecay(opt, decayed_params(self.model, params, self.bias_wd), self.wd, self.wd_mode)
 
     def _lrs(self, spec) -> list[float]:
         return expand_lr_spec(spec, len(self.layer_groups), self.lr_div)

@@ -13,8 +13,6 @@ bias terms (``bias_wd=False``, fastai v2's ``wd_bn_bias=False`` extended to the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -54,30 +52,28 @@ def builtin_decay(name: str, wd_mode: str) -> bool:
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
 
-def decayed_parts(model: nn.Module, params, bias_wd: bool = True) -> list[tuple[nn.Parameter, Any]]:
-    """(parameter, index) pairs weight decay applies to: each of ``params`` whole, or, without
-    bias_wd, all but the bias terms: parameters named ``bias`` and norm-layer parameters are left
-    out, and a model whose parameters mix both kinds (the collab tables hold a bias column beside
-    the factors) names the decayed part itself with ``decayed_slices()``."""
+def decayed_params(model: nn.Module, params, bias_wd: bool = True) -> list[nn.Parameter]:
+    """The parameters weight decay applies to: all of ``params``, or, without bias_wd, all but the
+    bias terms: parameters named ``bias``, norm-layer parameters, and those the model names in its
+    ``no_weight_decay()`` (timm's convention; the collab model's bias embeddings)."""
     if bias_wd:
-        return [(p, ...) for p in params]
-    own = model.decayed_slices() if hasattr(model, "decayed_slices") else {}
-    exempt = {id(p) for m in model.modules() for name, p in m.named_parameters(recurse=False)
-              if name == "bias" or isinstance(m, NORM_TYPES)}
-    parts = [(p, own.get(id(p), ...)) for p in params if id(p) in own or id(p) not in exempt]
-    return [(p, index) for p, index in parts if p[index].numel()]
+        return list(params)
+    listed = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
+    exempt = {id(p) for name, p in model.named_parameters() if name in listed}
+    exempt |= {id(p) for m in model.modules() for name, p in m.named_parameters(recurse=False)
+               if name == "bias" or isinstance(m, NORM_TYPES)}
+    return [p for p in params if id(p) not in exempt]
 
 
 class ManualDecay:
-    """Weight decay the trainer applies itself, where torch's optimizers cannot: decay of part of a
-    parameter (see ``decayed_parts``), decoupled decay for SGD and RMSprop, and L2 in the loss."""
+    """Weight decay the trainer applies itself, where torch's optimizers cannot: decay of some
+    parameters only (see ``decayed_params``), decoupled decay for SGD and RMSprop, and L2 in the loss."""
 
-    def __init__(self, opt: torch.optim.Optimizer, parts: list[tuple[nn.Parameter, Any]], wd: float, mode: str):
-        self.index = {id(p): i for p, i in parts}
-        self.groups = [[(p, self.index[id(p)]) for p in g["params"] if id(p) in self.index]
-                       for g in opt.param_groups]
-        # the decayed parts as views sharing the parameters' storage, made once, not every step
-        self.views = [[p.detach()[i] for p, i in parts] for parts in self.groups]
+    def __init__(self, opt: torch.optim.Optimizer, params: list[nn.Parameter], wd: float, mode: str):
+        self.ids = {id(p) for p in params}
+        self.groups = [[p for p in g["params"] if id(p) in self.ids] for g in opt.param_groups]
+        # detached aliases of the decayed parameters, made once, not every step
+        self.views = [[p.detach() for p in params] for params in self.groups]
         self.opt, self.wd, self.mode = opt, wd, mode
 
     @torch.no_grad()
@@ -89,16 +85,16 @@ class ManualDecay:
 
     @torch.no_grad()
     def add_l2_(self):
-        """L2 in the gradient: grad += wd * p, after backward (a gradient is new each step)."""
-        for parts, views in zip(self.groups, self.views):
-            with_grad = [(p.grad[i], v) for (p, i), v in zip(parts, views) if p.grad is not None]
+        """L2 in the gradient: grad += wd * p, after backward."""
+        for params, views in zip(self.groups, self.views):
+            with_grad = [(p.grad, v) for p, v in zip(params, views) if p.grad is not None]
             if with_grad:
                 grads, decayed = zip(*with_grad)
                 torch._foreach_add_(list(grads), list(decayed), alpha=self.wd)
 
     def penalty(self) -> torch.Tensor:
         """L2 in the loss: wd * sum of squares, as in the lesson's update()."""
-        return self.wd * sum((p[i] ** 2).sum() for parts in self.groups for p, i in parts)
+        return self.wd * sum((p ** 2).sum() for params in self.groups for p in params)
 
     def before_step(self):
         """What the mode needs between backward and the optimizer's step."""
