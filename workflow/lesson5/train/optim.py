@@ -62,7 +62,7 @@ def decayed_params(model: nn.Module, params, bias_wd: bool = True) -> list[nn.Pa
     exempt = {id(p) for name, p in model.named_parameters() if name in listed}
     exempt |= {id(p) for m in model.modules() for name, p in m.named_parameters(recurse=False)
                if name == "bias" or isinstance(m, NORM_TYPES)}
-    return [p for p in params if id(p) not in exempt]
+    return [p for p in params if id(p) not in exempt and p.numel()]  # (the bias-only model's factors are empty)
 
 
 class ManualDecay:
