@@ -2,7 +2,7 @@
 
 Why by hand: at batch size 64 on a CPU, autograd's graph bookkeeping and ``Optimizer.step``'s
 Python wrapper cost most of a step (measured here: ~450 us fwd+bwd and ~210 us AdamW.step). Here the
-embedding tables' gradient is computed analytically in a dozen tensor ops writing into kept buffers
+embedding tables' gradient is computed analytically in twelve tensor ops writing into kept buffers
 (~150 us a step in all on this VM), and handed to torch's own fused Adam/AdamW kernel, the one
 ``AdamW(fused=True).step()`` runs (~40-70 us over the 108k parameters of ml-100k), with lr and
 beta1 read from the optimizer's param group: torch's OneCycleLR drives this step exactly as it
@@ -56,8 +56,8 @@ class DotBiasAdamStep:
     """Callable ``(xb, yb) -> loss`` doing one optimisation step of ``model`` with ``opt``'s state,
     on the batches ``batches()`` makes.
 
-    Fourteen small tensor ops a step, each written into buffers kept between steps: at batch size 64
-    a CPU step is made of per-op overhead (3-10 us each) plus the dense Adam update. The tables,
+    Twelve small tensor ops and the kernel a step, written into buffers kept between steps: at
+    batch size 64 a CPU step is made of per-op overhead (3-10 us each) plus the dense Adam update. The tables,
     their gradient and Adam moments use the model's packed layout (``DotProductBias.packed``): one
     ``take`` gathers a batch's factor and bias rows from all four tables, one elementwise
     ``scatter_add_`` fills their gradient, and the kernel runs once over the whole buffer, or, with
@@ -185,7 +185,7 @@ class DotBiasAdamStep:
         # d loss / d raw = alpha * r * s (1 - s), times d raw / d (each table row) = the other side's row
         torch.mul(b.d_t, SIGMOID_BACKWARD(r, s), out=b.g_t)
         self.flat_grad.zero_()
-        # one elementwise scatter: index_add_ over table rows costs a small op per row (2.5x the time)
+        # one elementwise scatter: index_add_ over table rows runs a small op per row (3x the time)
         self.flat_grad.scatter_add_(0, b.scatter_index, b.g_flat)
         group = self.opt.param_groups[0]
         beta1, beta2 = group["betas"]
