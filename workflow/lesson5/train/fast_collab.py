@@ -57,8 +57,8 @@ class DotBiasAdamStep:
     on the batches ``batches()`` makes.
 
     Twelve small tensor ops and the kernel a step, written into buffers kept between steps: at
-    batch size 64 a CPU step is made of per-op overhead (3-10 us each) plus the dense Adam update. The tables,
-    their gradient and Adam moments use the model's packed layout (``DotProductBias.packed``): one
+    batch size 64 a CPU step is made of per-op overhead (3-10 us each) plus the dense Adam update.
+    The tables, their gradient and Adam moments use the model's packed layout (``packed()``): one
     ``take`` gathers a batch's factor and bias rows from all four tables, one elementwise
     ``scatter_add_`` fills their gradient, and the kernel runs once over the whole buffer, or, with
     the biases exempt from decay, once over the factors and once over the biases.
@@ -83,8 +83,7 @@ class DotBiasAdamStep:
         # (buffers, weight decay) per kernel call; None: the param group's weight_decay (the lesson's
         # decay of every parameter, or none). Biases exempt (a ManualDecay over the factor tables):
         # the factors and the biases are two contiguous regions, updated by two calls.
-        self.decay = decay if decay is not None and any(decay.groups) else None
-        if self.decay is None:
+        if decay is None or not any(decay.groups):
             self.updates = [(tuple([b] for b in buffers), None)]
         elif decay.ids == {id(p) for p in tables[:2]}:
             self.updates = [(tuple([b[:n_factors]] for b in buffers), decay.wd),
@@ -95,7 +94,7 @@ class DotBiasAdamStep:
         self.scale -= self.lo
         # Where each entry of a user's [u, b_u] and an item's [b_i, i] sits in the flat buffer, one
         # row per user, then per item: a batch's index is one lookup in this table (an integer
-        # multiply-add over the batch would cost 4x as long).
+        # addcmul over the batch costs 3.6x as long: benchmarks/collab_op_costs.py).
         ids = [torch.arange(len(t), device=self.flat.device)[:, None] for t in tables[:2]]
         starts = [t.storage_offset() - self.flat.storage_offset() for t in model.table_views(self.flat)]
         cols = torch.arange(self.k, device=self.flat.device)
@@ -185,7 +184,7 @@ class DotBiasAdamStep:
         # d loss / d raw = alpha * r * s (1 - s), times d raw / d (each table row) = the other side's row
         torch.mul(b.d_t, SIGMOID_BACKWARD(r, s), out=b.g_t)
         self.flat_grad.zero_()
-        # one elementwise scatter: index_add_ over table rows runs a small op per row (3x the time)
+        # one elementwise scatter: index_add_ runs a small op per table row (4x: collab_op_costs.py)
         self.flat_grad.scatter_add_(0, b.scatter_index, b.g_flat)
         group = self.opt.param_groups[0]
         beta1, beta2 = group["betas"]
