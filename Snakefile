@@ -11,9 +11,11 @@ configfile: "config/config.yaml"
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the lesson5 package, without an install
 from lesson5.cli_config import type_config_in_place
+from lesson5.config_checks import check_config
 
 type_config_in_place(config)  # nested --config values arrive as strings
 validate(config, "workflow/schemas/config.schema.yaml")
+check_config(config)  # what the schema cannot say: lo < hi, one list against another
 
 
 report: "workflow/report/workflow.rst"

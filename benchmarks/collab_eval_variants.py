@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from lesson5.collab import CollabSettings, build_model  # noqa: E402
+from lesson5.experiments.collab import CollabSettings, build_model  # noqa: E402
 from lesson5.data.collab_data import collab_tensors  # noqa: E402
 
 MAIN_RUN = "split~random/model~dot/n_factors~40/wd~0.1/wd_mode~decoupled/bias_wd~False"
@@ -42,7 +42,7 @@ def main():
                                 weights_only=False)
         settings = CollabSettings.from_config(checkpoint["settings"])
         data = collab_tensors(split, settings.item_key, items)
-        model = build_model(settings, data)
+        model = build_model(settings, data, seed)
         model.load_state_dict(checkpoint["state_dict"])
         model.eval()
         x, y = data.x_valid, data.y_valid

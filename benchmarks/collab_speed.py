@@ -1,11 +1,14 @@
-"""Time the main collaborative-filtering config on ml-100k's random split.
+"""Time the main collaborative-filtering config on ml-100k's random split: one run, and one
+configuration's seeds trained together as one stacked model (what a train_collab job does).
 
     python benchmarks/collab_speed.py --source DIR   (DIR holds u.data and u.item)
 
-Prints where the time goes, then one line: rmse=<valid RMSE> train_seconds=<5 epochs, wall>.
-Start-up (imports) and data loading are timed separately and not counted in train_seconds. The
-training is repeated (--repeats, fresh model, same seed: same RMSE) and train_seconds is the
-median, because this shared VM's speed drifts by ±20% from one run to the next.
+Prints the per-seed valid RMSE and the training times, then one line:
+    rmse=<seed 0's valid RMSE> train_seconds=<one run> config_seconds=<all seeds stacked>
+Start-up (imports) and data loading are timed separately and not counted. Each training is repeated
+(--repeats, fresh models, same seeds: same RMSE) and the medians are printed, because this shared
+VM's speed drifts from one run to the next. To compare with another revision of the project, check it
+out in a worktree and alternate the two scripts in one loop (see docs/benchmarks.md).
 """
 
 import argparse
@@ -19,12 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 import torch  # noqa: E402
 import torch._dynamo  # noqa: E402,F401  torch.optim imports it lazily on first use (~1.6 s): start-up, not training
 import yaml  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from lesson5.collab import CollabSettings, make_learner  # noqa: E402
 from lesson5.data.movielens import get_release, parse_items, parse_ratings  # noqa: E402
 from lesson5.data.schemas import validate_items, validate_ratings  # noqa: E402
 from lesson5.data.splits import random_split  # noqa: E402
+from lesson5.experiments.collab import CollabSettings, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -38,48 +40,44 @@ def load_random_split(source: Path):
     return random_split(ratings, CONFIG["movielens"]["valid_pct"], CONFIG["movielens"]["split_seed"]), items
 
 
+def timed_training(split, items, settings, seeds, repeats):
+    """(median seconds, [valid RMSE per seed]) over ``repeats`` trainings of ``seeds`` together."""
+    times, finals = [], set()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, runs = train(split, items, settings, seeds)
+        times.append(time.perf_counter() - start)
+        finals.add(tuple(round(float(r.history.valid_rmse.iloc[-1]), 6) for r in runs))
+    if len(finals) != 1:
+        raise SystemExit(f"repeats disagree: {finals}")
+    return statistics.median(times), times, list(finals.pop())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", required=True, help="folder with the ml-100k files")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=CONFIG["collab"]["seeds"])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--autograd", action="store_true",
-                        help="train through autograd + AdamW.step() instead of the fast collab step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
 
-    t0 = time.perf_counter()
+    start = time.perf_counter()
     split, items = load_random_split(Path(args.source))
-    load_seconds = time.perf_counter() - t0
-    settings = CollabSettings.from_config(CONFIG["collab"]["model"], seed=args.seed)
-    times, rmses = [], set()
-    for _ in range(args.repeats):
-        t1 = time.perf_counter()
-        learner, data = make_learner(split, items, settings)
-        learner.fast_step = not args.autograd
-        t2 = time.perf_counter()
-        history = learner.fit_one_cycle(settings.epochs, settings.lr)
-        times.append(time.perf_counter() - t2)
-        rmses.add(history.valid_rmse.iloc[-1])
-    train_seconds = statistics.median(times)
-    steps = settings.epochs * learner.n_batches()
-
-    path = "autograd + AdamW.step()" if args.autograd else "fast collab step"
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {path}, {settings}")
-    print(f"load + validate + split: {load_seconds:.2f} s; tensors + model: {t2 - t1:.2f} s")
-    print(history.to_string(index=False))
-    print(f"{args.repeats} trainings: " + ", ".join(f"{t:.2f}" for t in times) + " s; median "
-          f"{train_seconds:.2f} s = {1e6 * train_seconds / steps:.0f} us/step over {steps} steps "
-          f"(validation included); distinct final RMSEs across repeats: {len(rmses)}")
-
-    # What dominates a step: profile one more epoch of the same learner.
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        learner.fit_one_cycle(1, settings.lr)
-    print("\nTop operators of one profiled epoch (profiler overhead included):")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
-    print(f"rmse={history.valid_rmse.iloc[-1]:.4f} train_seconds={train_seconds:.2f}")
+    settings = CollabSettings.from_config(CONFIG["collab"]["model"])
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {settings}")
+    print(f"load + validate + split: {time.perf_counter() - start:.2f} s")
+    one, one_times, one_rmse = timed_training(split, items, settings, args.seeds[:1], args.repeats)
+    stacked, stacked_times, rmses = timed_training(split, items, settings, args.seeds, args.repeats)
+    steps = settings.epochs * (int(len(split) * (1 - CONFIG["movielens"]["valid_pct"])) // settings.bs)
+    print(f"one run (seed {args.seeds[0]}): " + ", ".join(f"{t:.2f}" for t in one_times) +
+          f" s; median {one:.2f} s = {1e6 * one / steps:.0f} us/step")
+    print(f"{len(args.seeds)} seeds stacked: " + ", ".join(f"{t:.2f}" for t in stacked_times) +
+          f" s; median {stacked:.2f} s = {stacked / len(args.seeds):.2f} s per run")
+    print("valid RMSE per seed: " + ", ".join(f"{s}: {r:.4f}" for s, r in zip(args.seeds, rmses)) +
+          f" (alone: {one_rmse[0]:.4f})")
+    print(f"rmse={rmses[0]:.4f} train_seconds={one:.2f} config_seconds={stacked:.2f}")
 
 
 if __name__ == "__main__":

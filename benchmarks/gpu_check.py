@@ -2,10 +2,11 @@
 
     python benchmarks/gpu_check.py          (needs torch + torchvision + pandas; no data download)
 
-1. Transfer learning: the 'discriminative' strategy (frozen, then unfrozen with slice(lo, hi)) on
-   generated 10-class images, on CUDA, and the same run on the CPU for comparison.
-2. ResNet-34 training throughput on CUDA at 64 px (this pipeline's default) and 224 px (the lesson).
-3. Collaborative filtering: the dot-product model on generated ml-100k-sized ratings, cuda vs cpu.
+1. Transfer learning: the pretrained strategies (one frozen stage, then head_only / discriminative /
+   unfrozen_high_lr) at 50 labels per class on generated 10-class images, on CUDA and on the CPU.
+2. ResNet-34 training throughput on CUDA at 28 px (this pipeline's default) and 224 px (the lesson).
+3. Collaborative filtering: three seeds of the dot-product model stacked, on generated
+   ml-100k-sized ratings, cuda vs cpu.
 4. The lesson-scale pets path (per-image augmentation, 224 px crops, frozen then slice(1e-6, 1e-4))
    on generated JPEGs of 37 "breeds", on CUDA.
 Prints one line per measurement; the last line is `gpu_check ok`.
@@ -24,24 +25,22 @@ import torch._dynamo  # noqa: E402,F401  (lazy import of torch.optim, kept out o
 from torch import nn  # noqa: E402
 
 from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset  # noqa: E402
-from lesson5.models.collab import DotProductBias  # noqa: E402
+from lesson5.experiments.transfer import PRETRAINED, Finetune, finetune_pretrained, target_tasks  # noqa: E402
+from lesson5.models.collab import DotProductBias, StackedDotProductBias  # noqa: E402
 from lesson5.models.vision import cnn_model  # noqa: E402
 from lesson5.train.loop import Learner, Tensors, rmse  # noqa: E402
-from lesson5.transfer import run_strategy, task_data  # noqa: E402
 
 
 def transfer(device):
     with tempfile.TemporaryDirectory() as tmp:
         arrays = split_train_valid(load_idx_dataset(write_fake_idx_dataset(tmp, 3000, 200, gz=False)), 500, 0)
-    data = task_data(arrays, [5, 6, 7, 8, 9], 50, 40, 64, seed=0)
-    cfg = dict(ps=0.5, bs=32, wd=0.01, lr_div=10, frozen_epochs=4, unfrozen_epochs=2, lr=3e-3,
-               lr_slice=[1e-5, 1e-3])
+    data = target_tasks(arrays, [5, 6, 7, 8, 9], [50], [0], 40, 0, 28)[0][50]
+    ft = Finetune(lr=3e-3, lr_slice=[1e-5, 1e-3])
     start = time.perf_counter()
-    learner, history = run_strategy("discriminative", data, "scratch", cfg, seed=0, device=device)
-    on = {p.device.type for p in learner.model.parameters()}
-    print(f"transfer {device}: params on {on}, final error {history.error_rate.iloc[-1]:.4f}, "
-          f"{time.perf_counter() - start:.1f} s for 6 epochs")
-    return history
+    result, _ = finetune_pretrained(data, "scratch", ft, 50, 0, device, PRETRAINED, None)
+    errors = {r["strategy"]: round(r["error_rate"], 4) for r in result.runs}
+    print(f"transfer {device}: errors {errors}, {time.perf_counter() - start:.1f} s")
+    return errors
 
 
 def throughput(size, device, bs=64, steps=10):
@@ -67,13 +66,16 @@ def collab(device):
     n = 100_000
     x = torch.stack([torch.randint(1, 944, (n,), generator=g), torch.randint(1, 1654, (n,), generator=g)], 1)
     y = torch.randint(1, 6, (n,), generator=g).float()
-    torch.manual_seed(0)
-    learner = Learner(DotProductBias(944, 1654, 40), Tensors(x[:90_000], y[:90_000], x[90_000:], y[90_000:]),
-                      metrics={"valid_rmse": rmse}, wd=0.1, bs=64, device=device)
+    models = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        models.append(DotProductBias(944, 1654, 40))
+    learner = Learner(StackedDotProductBias(models), Tensors(x[:90_000], y[:90_000], x[90_000:], y[90_000:]),
+                      metrics={"valid_rmse": rmse}, wd=0.1, bs=64, device=device, seed=[0, 1, 2])
     start = time.perf_counter()
     history = learner.fit_one_cycle(5, 5e-3)
-    print(f"collab {device}: 5 epochs in {time.perf_counter() - start:.2f} s, "
-          f"valid rmse {history.valid_rmse.iloc[-1]:.4f} (random ratings carry no signal: ~1.41, their std, or worse)")
+    print(f"collab {device}: 3 seeds stacked, 5 epochs in {time.perf_counter() - start:.2f} s, valid rmse "
+          f"{history.valid_rmse.iloc[-1]:.4f} (random ratings carry no signal: ~1.41, their std, or worse)")
     return history
 
 
@@ -81,7 +83,7 @@ def pets_path(device):
     from torchvision.io import encode_jpeg, write_file
 
     from lesson5.data.pets import list_images, load_resized, random_valid_mask
-    from lesson5.transfer import lesson_scale
+    from lesson5.experiments.transfer import lesson_scale
 
     g = torch.Generator().manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,8 +110,8 @@ def main():
     assert torch.cuda.is_available(), "no CUDA device visible to torch"
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
     gpu, cpu = transfer("cuda"), transfer("cpu")
-    print(f"transfer error cuda vs cpu: {gpu.error_rate.iloc[-1]:.4f} vs {cpu.error_rate.iloc[-1]:.4f}")
-    throughput(64, "cuda")
+    print(f"transfer errors cuda vs cpu: {gpu} vs {cpu}")
+    throughput(28, "cuda")
     throughput(224, "cuda")
     a, b = collab("cuda"), collab("cpu")
     print(f"collab valid rmse cuda vs cpu: {a.valid_rmse.iloc[-1]:.5f} vs {b.valid_rmse.iloc[-1]:.5f}")

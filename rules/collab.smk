@@ -1,5 +1,5 @@
 # Collaborative filtering on MovieLens: every run, the lr finder, sweeps, interpretation.
-MAIN_DIR = run_dir(COLLAB_MAIN, 0)
+MAIN_DIR = run_dir(COLLAB_MAIN, COLLAB["seeds"][0])
 
 
 rule train_collab:
@@ -7,15 +7,13 @@ rule train_collab:
         split=f"{DATA_DIR}/splits/{{split}}.parquet",
         movies=rules.parse_movielens.output.movies,
     output:
-        history=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/history.tsv",
-        iterations=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/iterations.parquet",
-        model=f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/model.pt",
+        history=per_seed("history.tsv"),
+        iterations=per_seed("iterations.parquet"),
+        model=per_seed("model.pt"),
     log:
-        f"logs/train_collab/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}.log",
+        f"logs/train_collab/{COLLAB_RUNS.wildcard_pattern}.log",
     benchmark:
-        f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}.tsv"
-    wildcard_constraints:
-        seed=r"\d+",
+        f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -25,6 +23,7 @@ rule train_collab:
     params:
         run=COLLAB_RUNS.instance,
         collab=COLLAB["model"],
+        seeds=COLLAB["seeds"],
     script:
         "../workflow/scripts/train_collab.py"
 
@@ -167,6 +166,7 @@ rule aggregate_collab:
             category="Collaborative filtering",
             labels={"figure": "weight decay on the biases"},
         ),
+        edges="results/collab/sweep_edges.tsv",
         folds=report(
             "results/collab/folds.tsv",
             caption="../workflow/report/collab_folds.rst",

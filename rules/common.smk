@@ -48,14 +48,16 @@ def collab_run_table(cfg, folds):
     rows = []
 
     def add(role, split="random", model="dot", n_factors=None, wd=None, wd_mode=None, bias_wd=None):
+        wd = 0.0 if model == "mean" else float(base["wd"] if wd is None else wd)
+        undecayed = wd == 0  # no decay at all: the mode and what decay reaches make no difference
         rows.append(
             dict(
                 split=split,
                 model=model,
                 n_factors=0 if model in ("mean", "bias") else n_factors or base["n_factors"],
-                wd=0.0 if model == "mean" else float(base["wd"] if wd is None else wd),
-                wd_mode=wd_mode or base["wd_mode"],
-                bias_wd=base["bias_wd"] if bias_wd is None else bias_wd,
+                wd=wd,
+                wd_mode=base["wd_mode"] if undecayed else wd_mode or base["wd_mode"],
+                bias_wd=base["bias_wd"] if undecayed or bias_wd is None else bias_wd,
                 role=role,
             )
         )
@@ -64,9 +66,9 @@ def collab_run_table(cfg, folds):
         add("baselines", model=model)
     for n in cfg["sweeps"]["n_factors"]:
         add("n_factors", n_factors=n)
-    for mode in cfg["sweeps"]["wd_mode"]:
-        for wd in cfg["sweeps"]["wd"]:
-            add("wd", wd=wd, wd_mode=mode)
+    for mode, grid in cfg["sweeps"]["wd"].items():
+        for wd in grid:
+            add(f"wd/{mode}", wd=wd, wd_mode=mode)
     for model in ("bias", "dot"):
         for bias_wd in cfg["sweeps"]["bias_wd"]:
             add("bias_wd", model=model, bias_wd=bias_wd)
@@ -91,11 +93,16 @@ def run_dir(run, seed):
     return f"results/collab/runs/{next(iter(inst.instance_patterns))}/seed~{seed}"
 
 
+def per_seed(name):
+    """One output per seed of a collab run: a job trains all seeds of its setting together."""
+    pattern = f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/{name}"
+    return expand(pattern, seed=COLLAB["seeds"], allow_missing=True)
+
+
 def collab_run_records():
     """(run dict with roles and seed, history path) for every run and seed, in a stable order."""
     for row, pattern in zip(COLLAB_TABLE.to_dict("records"), COLLAB_RUNS.instance_patterns):
-        seeds = [0] if row["split"] != "random" else COLLAB["seeds"]
-        for seed in seeds:
+        for seed in COLLAB["seeds"]:
             yield {**row, "seed": seed}, f"results/collab/runs/{pattern}/seed~{seed}/history.tsv"
 
 
@@ -111,3 +118,25 @@ IDX_NAMES = [
 
 def image_npz(dataset):
     return f"results/data/{dataset}/images.npz"
+
+
+# ----- transfer learning ------------------------------------------------------------------------
+CLASS_NAMES = {
+    "fashion_mnist": "T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Ankle-boot".split(),
+    "mnist": [str(d) for d in range(10)],
+}
+# which strategies a fine-tuning job of each family trains (lesson5.experiments.transfer)
+TRANSFER_FAMILIES = {
+    "pretrained": ["head_only", "discriminative", "unfrozen_high_lr"],
+    "scratch": ["scratch"],
+}
+
+
+def transfer_body_input(wildcards):
+    """The body the pipeline pretrains, where a job transfers from it (not scratch, not imagenet)."""
+    own = config["transfer"]["weights"] == "pretrained"
+    return (
+        "results/transfer/pretrained_body.pt"
+        if own and wildcards.get("family") != "scratch"
+        else []
+    )

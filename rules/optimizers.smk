@@ -28,6 +28,7 @@ rule opt_manual:
     params:
         manual=OPT["manual"],
         bs=OPT["bs"],
+        seed=config["seed"],
         dataset=OPT["dataset"],
     script:
         "../workflow/scripts/opt_manual.py"
@@ -141,6 +142,11 @@ rule opt_one_cycle:
 
 rule aggregate_optimizers:
     input:
+        lr_grids=expand(
+            "results/optimizers/ablation/{opt}_{schedule}/lr_grid.tsv",
+            opt=OPT["ablation"]["optimizers"],
+            schedule=OPT["ablation"]["schedules"],
+        ),
         ablation_runs=expand(
             "results/optimizers/ablation/{opt}_{schedule}/runs.tsv",
             opt=OPT["ablation"]["optimizers"],
@@ -157,6 +163,19 @@ rule aggregate_optimizers:
             wd_mode=OPT["weight_decay"]["modes"],
         ),
     output:
+        lr_grid_table=report(
+            "results/optimizers/lr_grid.tsv",
+            caption="../workflow/report/opt_lr_grid.rst",
+            category="Optimizers",
+            labels={"figure": "lr grids: table"},
+        ),
+        lr_grid_plot=report(
+            "results/optimizers/lr_grid.png",
+            caption="../workflow/report/opt_lr_grid.rst",
+            category="Optimizers",
+            labels={"figure": "lr grids: plot"},
+        ),
+        edges="results/optimizers/sweep_edges.tsv",
         ablation_table=report(
             "results/optimizers/ablation.tsv",
             caption="../workflow/report/opt_ablation_table.rst",

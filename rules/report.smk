@@ -8,6 +8,9 @@ rule summary_table:
         collab_folds=rules.aggregate_collab.output.folds,
         one_cycle=rules.opt_one_cycle.output.table,
         transfer=rules.aggregate_transfer.output.table,
+        transfer_paired=rules.aggregate_transfer.output.paired,
+        collab_edges=rules.aggregate_collab.output.edges,
+        optimizer_edges=rules.aggregate_optimizers.output.edges,
         reference=workflow.source_path("../workflow/resources/reference_numbers.tsv"),
     output:
         report(

@@ -1,13 +1,14 @@
-# Transfer learning: pretrain a ResNet-34 body on source classes, fine-tune on target classes.
+# Transfer learning: pretrain a ResNet-34 body on the source classes, then fine-tune on the target
+# classes at several label budgets with every strategy; linear probes of the bodies; aggregation.
 TRANSFER = config["transfer"]
 TRANSFER_DATA = image_npz(TRANSFER["dataset"])
-TRANSFER_RUNS = [
-    dict(strategy=s, seed=seed) for s in TRANSFER["strategies"] for seed in TRANSFER["seeds"]
+OWN_BODY = (
+    TRANSFER["weights"] == "pretrained"
+)  # the body this pipeline pretrains, else imagenet/scratch/a file
+FAMILIES = [
+    f for f in ("pretrained", "scratch") if set(TRANSFER_FAMILIES[f]) & set(TRANSFER["strategies"])
 ]
-CLASS_NAMES = {
-    "fashion_mnist": "T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Ankle-boot".split(),
-    "mnist": [str(d) for d in range(10)],
-}
+BUDGET_DIR = "results/transfer/finetune/{family}/budget~{budget}"
 
 
 rule pretrain_body:
@@ -25,13 +26,14 @@ rule pretrain_body:
     threads: TRANSFER["threads"]
     resources:
         runtime=60,
-        mem_mb=6000,
+        mem_mb=4000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
-        transfer={k: TRANSFER[k] for k in ("source_classes", "size", "device", "pretrain")},
+        transfer=TRANSFER,
         ps=TRANSFER["finetune"]["ps"],
         seed=config["seed"],
         dataset=TRANSFER["dataset"],
+        checkpoints="checkpoints/pretrain_body",
     script:
         "../workflow/scripts/pretrain_body.py"
 
@@ -39,53 +41,119 @@ rule pretrain_body:
 rule finetune:
     input:
         data=TRANSFER_DATA,
-        body=rules.pretrain_body.output.body if TRANSFER["weights"] == "pretrained" else [],
+        body=transfer_body_input,
     output:
-        history="results/transfer/runs/{strategy}/seed~{seed}/history.tsv",
-        confusion="results/transfer/runs/{strategy}/seed~{seed}/confusion.tsv",
+        runs=f"{BUDGET_DIR}/runs.tsv",
+        lr_find=f"{BUDGET_DIR}/lr_find.tsv",
+        iterations=f"{BUDGET_DIR}/iterations.parquet",
+        confusion=f"{BUDGET_DIR}/confusion.tsv",
     log:
-        "logs/finetune/{strategy}/seed~{seed}.log",
+        "logs/finetune/{family}/budget~{budget}.log",
     benchmark:
-        "results/benchmarks/finetune/{strategy}/seed~{seed}.tsv"
+        "results/benchmarks/finetune/{family}/budget~{budget}.tsv"
     wildcard_constraints:
-        strategy="|".join(TRANSFER["strategies"]),
-        seed=r"\d+",
+        family="|".join(FAMILIES),
+        budget=r"\d+",
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
     resources:
-        runtime=30,
-        mem_mb=4000,
+        runtime=60,
+        mem_mb=3000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
         transfer=TRANSFER,
+        valid_seed=config["seed"],
+        checkpoints=lambda wc: f"checkpoints/finetune/{wc.family}/budget~{wc.budget}",
     script:
         "../workflow/scripts/finetune.py"
 
 
+rule transfer_probe:
+    input:
+        data=TRANSFER_DATA,
+        body=transfer_body_input,
+    output:
+        "results/transfer/probe.tsv",
+    log:
+        "logs/transfer_probe.log",
+    benchmark:
+        "results/benchmarks/transfer_probe.tsv"
+    conda:
+        "../environment.yml"
+    threads: TRANSFER["threads"]
+    resources:
+        runtime=20,
+        mem_mb=3000,
+    params:
+        transfer=TRANSFER,
+        valid_seed=config["seed"],
+        seed=config["seed"],
+        c=TRANSFER["probe"]["c"],
+    script:
+        "../workflow/scripts/transfer_probe.py"
+
+
 rule aggregate_transfer:
     input:
-        histories=[
-            f"results/transfer/runs/{r['strategy']}/seed~{r['seed']}/history.tsv"
-            for r in TRANSFER_RUNS
-        ],
-        confusions=[
-            f"results/transfer/runs/{r['strategy']}/seed~{r['seed']}/confusion.tsv"
-            for r in TRANSFER_RUNS
-        ],
+        runs=expand(f"{BUDGET_DIR}/runs.tsv", family=FAMILIES, budget=TRANSFER["budgets"]),
+        lr_find=expand(f"{BUDGET_DIR}/lr_find.tsv", family=FAMILIES, budget=TRANSFER["budgets"]),
+        iterations=expand(
+            f"{BUDGET_DIR}/iterations.parquet", family=FAMILIES, budget=TRANSFER["budgets"]
+        ),
+        confusions=expand(
+            f"{BUDGET_DIR}/confusion.tsv", family=FAMILIES, budget=TRANSFER["budgets"]
+        ),
+        probe=rules.transfer_probe.output[0],
+        pretrain_history=rules.pretrain_body.output.history if OWN_BODY else [],
     output:
         table=report(
             "results/transfer/strategies.tsv",
             caption="../workflow/report/transfer_table.rst",
             category="Transfer learning",
-            labels={"figure": "error rate by strategy"},
+            labels={"figure": "error by label budget and strategy"},
         ),
-        curves_table="results/transfer/curves.tsv",
+        paired=report(
+            "results/transfer/paired.tsv",
+            caption="../workflow/report/transfer_paired.rst",
+            category="Transfer learning",
+            labels={"figure": "discriminative minus scratch, per seed"},
+        ),
+        curve=report(
+            "results/transfer/budget_curve.png",
+            caption="../workflow/report/transfer_budget_curve.rst",
+            category="Transfer learning",
+            labels={"figure": "label-budget curve"},
+        ),
+        lr_find_frozen=report(
+            "results/transfer/lr_find_frozen.png",
+            caption="../workflow/report/transfer_lr_find.rst",
+            category="Transfer learning",
+            labels={"figure": "lr finder: frozen"},
+        ),
+        lr_find_unfrozen=report(
+            "results/transfer/lr_find_unfrozen.png",
+            caption="../workflow/report/transfer_lr_find.rst",
+            category="Transfer learning",
+            labels={"figure": "lr finder: unfrozen"},
+        ),
+        lr_find_scratch=report(
+            "results/transfer/lr_find_scratch.png",
+            caption="../workflow/report/transfer_lr_find.rst",
+            category="Transfer learning",
+            labels={"figure": "lr finder: scratch"},
+        ),
+        probe_plot=report(
+            "results/transfer/probe.png",
+            caption="../workflow/report/transfer_probe.rst",
+            category="Transfer learning",
+            labels={"figure": "linear probes by layer"},
+        ),
         curves=report(
             "results/transfer/curves.png",
             caption="../workflow/report/transfer_curves.rst",
             category="Transfer learning",
-            labels={"figure": "per-epoch error rate"},
+            labels={"figure": "training curves"},
         ),
         confusion=report(
             "results/transfer/confusion.png",
@@ -103,11 +171,13 @@ rule aggregate_transfer:
         runtime=5,
         mem_mb=1000,
     params:
-        runs=TRANSFER_RUNS,
+        strategies=TRANSFER["strategies"],
         class_names=[CLASS_NAMES[TRANSFER["dataset"]][k] for k in TRANSFER["target_classes"]],
+        source_classes=TRANSFER["source_classes"],
+        confusion_budget=TRANSFER["confusion_budget"],
         title=(
             f"ResNet-34 on {TRANSFER['dataset']} classes {TRANSFER['target_classes']}, "
-            f"{TRANSFER['finetune']['per_class']} labels per class, {TRANSFER['size']} px"
+            f"{TRANSFER['size']} px"
         ),
     script:
         "../workflow/scripts/aggregate_transfer.py"
@@ -157,6 +227,7 @@ rule transfer_lesson:
     params:
         cfg=config["transfer_lesson"],
         seed=config["seed"],
+        checkpoints="checkpoints/transfer_lesson",
     script:
         "../workflow/scripts/transfer_lesson.py"
 

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from lesson5.analysis.interpret import pca
-from lesson5.collab import CollabSettings, train
+from lesson5.experiments.collab import CollabSettings, train
 from lesson5.data.collab_data import collab_tensors
-from lesson5.models.collab import DotProductBias, EmbeddingMLP, GlobalMean, trunc_normal_embedding
+from lesson5.models.collab import (DotProductBias, EmbeddingMLP, GlobalMean, StackedDotProductBias,
+                                   trunc_normal_embedding)
 from lesson5.train.loop import Learner, Tensors
 
 
@@ -29,7 +30,8 @@ def test_shapes_and_y_range_bounds():
     assert model.u_weight.weight.shape == (944, 40) and model.i_bias.weight.shape == (1654, 1)
     assert model.user_factors.shape == (944, 40) and model.item_bias.shape == (1654,)
     with torch.no_grad():
-        model.packed().mul_(1000)  # push raw scores far beyond the sigmoid's knees
+        for p in model.parameters():
+            p.mul_(1000)  # push raw scores far beyond the sigmoid's knees
     x = torch.stack([torch.randint(0, 944, (256,)), torch.randint(0, 1654, (256,))], 1)
     out = model(x)
     assert out.shape == (256,) and out.min() >= 0 and out.max() <= 5.5
@@ -117,30 +119,42 @@ def test_l2_in_the_loss_is_twice_the_gradient_l2_for_sgd():
     ("decoupled", True, 8, (0.0, 5.5), 16, True),
     ("l2", True, 8, (0.0, 5.5), 16, True),
     ("decoupled", False, 8, (0.0, 5.5), 16, True),
-    ("l2", False, 8, (0.0, 5.5), 16, True),
     ("decoupled", True, 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
-    ("decoupled", False, 0, (0.0, 5.5), 16, True),  # bias only and no decay at all
 ])
-def test_fast_step_matches_autograd_and_torch_adam(wd_mode, bias_wd, n_factors, y_range, bs, drop_last,
-                                                  monkeypatch):
-    """The hand-written collab step must give what autograd + torch.optim.AdamW/Adam give."""
-    from lesson5.train.fast_collab import DotBiasAdamStep
+def test_stacked_seeds_train_exactly_like_separate_runs(wd_mode, bias_wd, n_factors, y_range, bs, drop_last):
+    """K models stacked in one [K, n, k] model, one shuffle per seed, give each seed's separate run."""
+    seeds = [3, 5, 11]
 
-    fast_calls = []
-    step = DotBiasAdamStep.__call__
-    monkeypatch.setattr(DotBiasAdamStep, "__call__", lambda *a: fast_calls.append(1) or step(*a))
-    finals = []
-    for fast in (True, False):
-        torch.manual_seed(0)
-        learner = Learner(DotProductBias(30, 40, n_factors, y_range), random_data(), wd=0.1, wd_mode=wd_mode,
-                          bias_wd=bias_wd, bs=bs, drop_last=drop_last, device="cpu", seed=3, fast_step=fast)
-        history = learner.fit_one_cycle(3, 1e-2)
-        finals.append((history, [p.detach().clone() for p in learner.model.parameters()]))
-    assert len(fast_calls) == 3 * learner.n_batches()  # the first run took the fast step, the second did not
-    (h_fast, w_fast), (h_ref, w_ref) = finals
-    assert len(w_fast) == 4 and all(torch.allclose(a, b, atol=1e-5) for a, b in zip(w_fast, w_ref))
-    assert np.allclose(h_fast.valid_loss, h_ref.valid_loss, atol=1e-5)
-    assert np.allclose(h_fast.train_loss, h_ref.train_loss, atol=1e-5)
+    def model(seed):
+        torch.manual_seed(seed)
+        return DotProductBias(30, 40, n_factors, y_range)
+
+    kw = dict(wd=0.1, wd_mode=wd_mode, bias_wd=bias_wd, bs=bs, drop_last=drop_last, device="cpu")
+    stacked = StackedDotProductBias([model(s) for s in seeds])
+    together = Learner(stacked, random_data(), seed=seeds, **kw).fit_one_cycle(3, 1e-2)
+    assert list(together.seed.unique()) == seeds
+    for seed, trained in zip(seeds, stacked.unstack()):
+        alone = Learner(model(seed), random_data(), seed=seed, **kw)
+        history = alone.fit_one_cycle(3, 1e-2)
+        mine = together[together.seed == seed].reset_index(drop=True)
+        assert np.allclose(mine.valid_loss, history.valid_loss, atol=1e-6)
+        assert np.allclose(mine.train_loss, history.train_loss, atol=1e-6)
+        for a, b in zip(trained.parameters(), alone.model.parameters()):
+            assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_stacked_models_differ_from_each_other():
+    """The stacked seeds are independent models: different draws, different valid losses."""
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(DotProductBias(30, 40, 4))
+    stacked = StackedDotProductBias(models)
+    history = Learner(stacked, random_data(), seed=[0, 1], bs=16, device="cpu").fit_one_cycle(2, 1e-2)
+    last = history[history.epoch == 2].valid_loss.to_numpy()
+    assert last[0] != last[1]
+    with pytest.raises(ValueError, match="same numbers"):
+        StackedDotProductBias([DotProductBias(30, 40, 4), DotProductBias(31, 40, 4)])
 
 
 def biases_after(bias_wd, wd, wd_mode="decoupled", opt="adam", lr=1e-2):
@@ -189,7 +203,7 @@ def test_summary_has_the_lesson_decay_row_only_where_it_ran(swept):
                             for b in swept])
     baselines = pd.DataFrame([{"model": "dot", "valid_rmse_mean": 0.8886, "valid_rmse_std": 0.0}])
     folds = pd.DataFrame({"split": ["u1", "mean", "std"], "valid_rmse": [0.9, 0.9, 0.0]})
-    transfer = pd.DataFrame([{"strategy": "scratch", "error_rate_mean": 0.1, "error_rate_std": 0.0}])
+    transfer = pd.DataFrame([{"budget": 5, "method": "scratch", "error_rate_mean": 0.1, "error_rate_std": 0.0}])
     figures = key_figures(baselines, bias_wd, folds, pd.DataFrame({"accuracy": [0.86]}), transfer)
     assert figures[COLLAB_MAIN][0] == 0.8886
     if True in swept:
@@ -235,39 +249,40 @@ def test_categories_are_learned_on_train_only(tiny_ml):
 @pytest.mark.parametrize("model", ["mean", "bias", "dot", "mlp"])
 def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
     split, items = split_frame(tiny_ml)
-    settings = CollabSettings(model=model, n_factors=5, epochs=3, lr=1e-2, bs=32, seed=7)
-    first = train(split, items, settings)[2]
-    second = train(split, items, settings)[2]
-    pd.testing.assert_frame_equal(first.drop(columns="seconds"), second.drop(columns="seconds"))
-    assert math.isfinite(first.valid_rmse.iloc[-1])
+    settings = CollabSettings(model=model, n_factors=5, epochs=3, lr=1e-2, bs=32)
+    first = train(split, items, settings, [7, 8])[1]
+    second = train(split, items, settings, [7, 8])[1]
+    assert [r.seed for r in first] == [7, 8]
+    for a, b in zip(first, second):
+        pd.testing.assert_frame_equal(a.history.drop(columns="seconds"), b.history.drop(columns="seconds"))
+        assert math.isfinite(a.history.valid_rmse.iloc[-1])
+    if model != "mean":
+        assert not first[0].history.valid_rmse.equals(first[1].history.valid_rmse)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("bias_wd", [True, False])
-def test_fast_step_runs_on_cuda_like_on_cpu(bias_wd):
-    """Its buffers follow the tables' device (run by CI only where a GPU is present)."""
+def test_stacked_collab_trains_on_cuda_like_on_cpu():
+    """(run by CI only where a GPU is present)"""
     histories = []
     for device in ("cuda", "cpu"):
-        torch.manual_seed(0)
-        learner = Learner(DotProductBias(30, 40, 8), random_data(), wd=0.1, bias_wd=bias_wd, bs=16, device=device,
-                          seed=3)
+        models = []
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            models.append(DotProductBias(30, 40, 8))
+        learner = Learner(StackedDotProductBias(models), random_data(), wd=0.1, bs=16, device=device, seed=[0, 1])
         histories.append(learner.fit_one_cycle(2, 1e-2))
     assert np.allclose(histories[0].valid_loss, histories[1].valid_loss, atol=1e-4)
 
 
-def test_tables_stay_packed_through_copies_and_conversions():
-    """Both tables share one buffer (the fast step relies on it) after deepcopy, dtype/device moves
-    and a state_dict round trip; a table re-seated by hand is reported, not silently used."""
-    torch.manual_seed(0)
-    model = DotProductBias(5, 7, 3)
-    flat = model.packed()
-    assert flat.numel() == (5 + 7) * (3 + 1) and torch.equal(flat[-7:], model.item_bias)  # factors, then biases
-    twin = copy.deepcopy(model)
-    assert twin.packed().data_ptr() != flat.data_ptr() and torch.equal(twin.packed(), flat)
-    fresh = DotProductBias(5, 7, 3)
-    fresh.load_state_dict(model.state_dict())
-    assert torch.equal(fresh.packed(), flat)
-    assert model.to(torch.float64).packed().dtype == torch.float64
-    model.u_bias.weight = nn.Parameter(torch.zeros(5, 1, dtype=torch.float64))
-    with pytest.raises(ValueError, match="packed buffer"):
-        model.packed()
+def test_lr_find_is_an_exponential_schedule_that_stops_at_divergence_and_restores_the_model():
+    torch.manual_seed(0)  # no y_range: the raw dot product's loss is unbounded and can diverge
+    learner = Learner(DotProductBias(30, 40, 4, y_range=None), random_data(), bs=16, device="cpu", seed=1)
+    before = copy.deepcopy(learner.model.state_dict())
+    sweep = learner.lr_find(1e-5, 10.0, num_it=60)
+    # lr_i = start * (end / start)^(i / num_it), i = 0, 1, ...
+    expected = [1e-5 * (10.0 / 1e-5) ** (i / 60) for i in range(len(sweep))]
+    assert np.allclose(sweep.lr, expected, rtol=1e-9)
+    assert len(sweep) < 60  # the smoothed loss passed 4x its best before lr 10: stopped
+    assert sweep.smoothed_loss.iloc[-1] > 4 * sweep.smoothed_loss.min()
+    assert all(torch.equal(a, b) for a, b in zip(before.values(), learner.model.state_dict().values()))
+    assert learner.iterations == []  # the sweep is not part of the training record

@@ -8,7 +8,7 @@ import torch
 from lesson5.data.idx import IMAGES_MAGIC, LABELS_MAGIC, load_idx_dataset, read_idx, split_train_valid, \
     write_fake_idx_dataset, write_idx
 from lesson5.errors import DataValidationError
-from lesson5.optimizers import Run, choose_lr, train_run
+from lesson5.experiments.sgd import Run, choose_lr, train_run
 from lesson5.train.losses import cross_entropy, softmax
 
 
@@ -84,7 +84,7 @@ def test_every_optimizer_learns_the_planted_classes(opt, tmp_path):
 
 
 def test_choose_lr_prefers_the_lowest_valid_loss_and_survives_divergence(tmp_path, monkeypatch):
-    import lesson5.optimizers as optimizers
+    import lesson5.experiments.sgd as optimizers
 
     real = optimizers.train_run
 
@@ -98,3 +98,53 @@ def test_choose_lr_prefers_the_lowest_valid_loss_and_survives_divergence(tmp_pat
     assert best == 0.3
     assert grid.set_index("lr").valid_loss[10.0] == float("inf")
     assert grid.set_index("lr").valid_loss[1e-4] > grid.set_index("lr").valid_loss[0.3]
+
+
+def test_lesson_update_is_sgd_with_l2_of_twice_wd():
+    """The lesson's update(): loss + wd·Σp², p -= lr·p.grad. d(wd·p²)/dp = 2·wd·p, so it is
+    torch.optim.SGD with weight_decay = 2·wd, step for step."""
+    import copy
+
+    from lesson5.experiments.sgd import update
+    from lesson5.models.mnist import mnist_mlp
+
+    torch.manual_seed(0)
+    manual = mnist_mlp()
+    reference = copy.deepcopy(manual)
+    opt = torch.optim.SGD(reference.parameters(), lr=0.02, weight_decay=2 * 1e-3)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        x, y = torch.rand(16, 784, generator=g), torch.randint(0, 10, (16,), generator=g)
+        update(manual, x, y, lr=0.02, wd=1e-3)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(reference(x), y).backward()
+        opt.step()
+    for a, b in zip(manual.parameters(), reference.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+        assert a.grad is not None and not a.grad.any()  # zeroed after each step, as the lesson does
+
+
+def test_lesson_adam_update_restarts_adam_every_step():
+    """The notebook makes a new Adam per call: two calls are two first steps (|step| = lr on every
+    weight with a gradient), not a persistent Adam's second step."""
+    import copy
+
+    from lesson5.experiments.sgd import update_adam
+    from lesson5.models.mnist import logistic_regression
+
+    torch.manual_seed(0)
+    model = logistic_regression()
+    persistent = copy.deepcopy(model)
+    opt = torch.optim.Adam(persistent.parameters(), 1e-3)
+    g = torch.Generator().manual_seed(2)
+    batches = [(torch.rand(8, 784, generator=g), torch.randint(0, 10, (8,), generator=g)) for _ in range(2)]
+    before = model.weight.detach().clone()
+    update_adam(model, *batches[0], lr=1e-3)
+    moved = (model.weight - before).abs()
+    assert torch.allclose(moved[moved > 0], torch.full_like(moved[moved > 0], 1e-3), rtol=1e-3)
+    update_adam(model, *batches[1], lr=1e-3)
+    for x, y in batches:
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(persistent(x), y).backward()
+        opt.step()
+    assert not torch.allclose(model.weight, persistent.weight, atol=1e-6)

@@ -8,7 +8,6 @@ from lesson5.errors import PipelineError
 from lesson5.models.vision import cnn_model, create_head, layer_groups, resnet34_body, save_body
 from lesson5.train.loop import Learner, Tensors
 from lesson5.train.lr import expand_lr_spec
-from lesson5.transfer import run_strategy, TaskData
 
 
 @pytest.mark.parametrize("n_classes", [5, 10, 37])
@@ -70,7 +69,7 @@ def test_freeze_keeps_only_batchnorm_and_head_trainable():
 def test_discriminative_lrs_reach_the_optimizer_groups():
     learner = tiny_learner(cnn_model(5))
     learner.unfreeze()
-    opt = learner._optimizer(learner._lrs([1e-6, 1e-4]))
+    opt = learner.optimizer(learner.lrs([1e-6, 1e-4]))
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-6, 1e-5, 1e-4])
 
 
@@ -117,14 +116,3 @@ def test_imagenet_offline_names_the_alternatives(tmp_path, monkeypatch):
 def test_unknown_weights():
     with pytest.raises(PipelineError, match="not 'imagenet', 'scratch'"):
         resnet34_body("/no/such/file.pt")
-
-
-def test_strategy_runs_and_is_deterministic():
-    g = torch.Generator().manual_seed(0)
-    data = TaskData(torch.randn(12, 3, 32, 32, generator=g), torch.arange(12) % 3,
-                    torch.randn(6, 3, 32, 32, generator=g), torch.arange(6) % 3, [0, 1, 2])
-    cfg = dict(ps=0.5, bs=4, wd=0.01, lr_div=10, frozen_epochs=1, unfrozen_epochs=1, lr=1e-3, lr_slice=[1e-5, 1e-3])
-    first = run_strategy("discriminative", data, "scratch", cfg, seed=1, device="cpu")[1]
-    second = run_strategy("discriminative", data, "scratch", cfg, seed=1, device="cpu")[1]
-    assert first.stage.tolist() == ["frozen", "unfrozen"]
-    assert first.drop(columns="seconds").equals(second.drop(columns="seconds"))

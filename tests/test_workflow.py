@@ -124,8 +124,16 @@ EXPECTED = [
     "results/optimizers/one_cycle/fit_one_cycle.tsv",
     "results/optimizers/one_cycle/schedule.png",
     "results/optimizers/cross_entropy.png",
+    "results/optimizers/lr_grid.tsv",
+    "results/optimizers/lr_grid.png",
     "results/transfer/pretrained_body.pt",
     "results/transfer/strategies.tsv",
+    "results/transfer/paired.tsv",
+    "results/transfer/budget_curve.png",
+    "results/transfer/lr_find_frozen.png",
+    "results/transfer/lr_find_unfrozen.png",
+    "results/transfer/lr_find_scratch.png",
+    "results/transfer/probe.png",
     "results/transfer/curves.png",
     "results/transfer/confusion.png",
     "results/summary.tsv",
@@ -159,7 +167,17 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     main = bias_wd.set_index(["model", "bias_wd"]).valid_rmse_mean[("dot", False)]
     assert baselines.set_index("model").valid_rmse_mean["dot"] == pytest.approx(main, abs=1e-4)
     table = (tiny_pipeline / "results/transfer/strategies.tsv").read_text()
-    assert "# verdict: pretrained + discriminative lrs" in table
+    assert table.count("# verdict: ") == 2 and "discriminative" in table.splitlines()[-1]
+    budgets = pd.read_csv(tiny_pipeline / "results/transfer/strategies.tsv", sep="\t", comment="#")
+    methods = set(budgets[budgets.budget == 3].method)
+    assert {"head_only", "discriminative", "unfrozen_high_lr", "scratch"} <= methods
+    assert {"linear probe, pretrained body (layer4)", "linear probe, random body (layer4)"} <= methods
+    assert budgets.method.str.startswith("source task").sum() == 1
+    probe = pd.read_csv(tiny_pipeline / "results/transfer/probe.tsv", sep="\t")
+    assert set(probe.layer) == {"layer2", "layer3", "layer4"} and set(probe.budget) == {3, 6}
+    assert not (tiny_pipeline / "checkpoints").exists() or not any((tiny_pipeline / "checkpoints").iterdir())
+    summary = pd.read_csv(tiny_pipeline / "results/summary.tsv", sep="\t")
+    assert (summary.experiment == "sweep whose best value is on the grid's edge").any()
     epochs = pd.read_csv(tiny_pipeline / "results/collab/main/epochs.tsv", sep="\t")
     assert list(epochs.columns) == ["epoch", "train_mse", "valid_mse", "valid_rmse", "seconds"]
 
@@ -167,6 +185,7 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
 @pytest.mark.e2e
 def test_same_seed_gives_the_same_numbers(tiny_pipeline):
     run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/*/seed~0/history.tsv"))
+    # the job trains every seed of its setting: rerunning it rewrites them all
     before = pd.read_csv(run, sep="\t")
     target = str(run.relative_to(tiny_pipeline))
     proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,

@@ -10,6 +10,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 packa
 import pandas as pd
 
 from lesson5.analysis.aggregate import final_rows, format_mean_std, mean_std
+from lesson5.analysis.sweeps import edge_optima, mark_best
 from lesson5.plots.collab import plot_sweep
 from lesson5.runner import run_script
 
@@ -33,12 +34,20 @@ def main(smk):
         smk.output.baselines, sep="\t", index=False, float_format="%.4f")
 
     nf = mean_std(role("n_factors"), ["n_factors"], METRICS).sort_values("n_factors")
+    nf = mark_best(nf, "n_factors", "valid_rmse_mean")
     nf.to_csv(smk.output.n_factors, sep="\t", index=False, float_format="%.5f")
     plot_sweep(nf, "n_factors", None, f"Number of factors (wd {base['wd']}, {base['wd_mode']} decay, {biases})",
                "n_factors", smk.output.n_factors_plot)
 
-    wd = mean_std(role("wd"), ["wd_mode", "wd"], METRICS).sort_values(["wd_mode", "wd"])
+    # one series per mode's grid; the undecayed run (wd 0) belongs to every series
+    modes = sorted({r.split("/")[1] for roles in runs.roles for r in roles.split(",") if r.startswith("wd/")})
+    per_mode = pd.concat([role(f"wd/{mode}").assign(wd_mode=mode) for mode in modes])
+    wd = mean_std(per_mode, ["wd_mode", "wd"], METRICS).sort_values(["wd_mode", "wd"])
+    wd = mark_best(wd, "wd", "valid_rmse_mean", by=["wd_mode"])
     wd.to_csv(smk.output.wd, sep="\t", index=False, float_format="%.5f")
+    edges = edge_optima(nf, "collab n_factors sweep", "n_factors") + edge_optima(wd, "collab weight-decay sweep",
+                                                                                 "wd", by=["wd_mode"])
+    pd.DataFrame({"sweep_edge": edges}).to_csv(smk.output.edges, sep="\t", index=False)
     plot_sweep(wd, "wd", "wd_mode", f"Weight decay with Adam: decoupled vs L2 ({base['n_factors']} factors, {biases})",
                "weight decay (symlog scale)", smk.output.wd_plot, log_x=True)
 
@@ -46,7 +55,8 @@ def main(smk):
     bias_wd.assign(valid_rmse=format_mean_std(bias_wd, "valid_rmse")).to_csv(
         smk.output.bias_wd, sep="\t", index=False, float_format="%.5f")
 
-    folds = role("folds")[["split", "valid_rmse", "valid_loss", "seconds"]].sort_values("split")
+    # each fold's mean over seeds, then the mean and std of those over the folds
+    folds = role("folds").groupby("split")[["valid_rmse", "valid_loss", "seconds"]].mean().reset_index()
     stats = folds.drop(columns="split").agg(["mean", "std"]).reset_index(names="split")
     pd.concat([folds, stats]).to_csv(smk.output.folds, sep="\t", index=False, float_format="%.4f")
 

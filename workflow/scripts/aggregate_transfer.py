@@ -1,4 +1,5 @@
-"""Rule aggregate_transfer: error-rate table with a verdict, per-epoch curves, best confusion matrix."""
+"""Rule aggregate_transfer: the label-budget table and curve, paired differences with a verdict per
+budget, the lr finder plots, the probes, training curves and a confusion matrix."""
 
 import sys
 
@@ -6,42 +7,56 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 packa
 
 import pandas as pd
 
-from lesson5.analysis.aggregate import format_mean_std, mean_std
-from lesson5.plots.transfer import plot_confusion, plot_transfer_curves
+from lesson5.analysis.transfer import budget_table, paired_differences
+from lesson5.plots.transfer import (plot_budget_curve, plot_confusion, plot_lr_finder, plot_probes,
+                                    plot_training_curves)
 from lesson5.runner import run_script
 
 
-def verdict(table: pd.DataFrame) -> str:
-    t = table.set_index("strategy")
-    if not {"discriminative", "scratch"} <= set(t.index):
-        return "verdict: needs both the discriminative and the scratch strategies"
-    d, s = t.loc["discriminative"], t.loc["scratch"]
-    gap = s.error_rate_mean - d.error_rate_mean
-    spread = max(d.error_rate_std, s.error_rate_std)
-    beats = gap > spread
-    return (f"verdict: pretrained + discriminative lrs {'beats' if beats else 'does NOT beat'} training from "
-            f"scratch by more than the seed std: error {d.error_rate_mean:.4f} vs {s.error_rate_mean:.4f} "
-            f"(gap {gap:.4f}, largest std {spread:.4f})")
+def read_all(paths, reader=pd.read_csv, **kw):
+    frames = [reader(p, **kw) for p in paths]
+    return pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
 
 
 def main(smk):
-    histories = pd.concat([pd.read_csv(f, sep="\t") for f in smk.input.histories], ignore_index=True)
-    histories.to_csv(smk.output.curves_table, sep="\t", index=False, float_format="%.5f")
-    final = histories.groupby(["strategy", "seed"], sort=False).agg(
-        error_rate=("error_rate", "last"), valid_loss=("valid_loss", "last"), seconds=("seconds", "sum")
-    ).reset_index()  # each run's last epoch, and its total training time
-    table = mean_std(final, ["strategy"], ["error_rate", "valid_loss", "seconds"])
-    table = table.assign(error=format_mean_std(table, "error_rate"))
-    lines = table.to_csv(sep="\t", index=False, float_format="%.4f")
-    with open(smk.output.table, "w") as out:
-        out.write(lines)
-        out.write(f"# {verdict(table)}\n")
-    plot_transfer_curves(histories, smk.params.title, smk.output.curves)
-    best = table.sort_values("error_rate_mean").strategy.iloc[0]
-    matrices = [pd.read_csv(f, sep="\t", index_col=0) for f, run in zip(smk.input.confusions, smk.params.runs)
-                if run["strategy"] == best]
-    plot_confusion(sum(matrices), smk.params.class_names, f"{best}: valid predictions summed over "
-                   f"{len(matrices)} seed(s)", smk.output.confusion)
+    p, i, o = smk.params, smk.input, smk.output
+    runs = read_all(i.runs, sep="\t")
+    probes = pd.read_csv(i.probe, sep="\t")
+    table = budget_table(runs, probes)
+    rows = [table]
+    if i.pretrain_history:  # the body this pipeline pretrained: its error on its own (source) task
+        source = pd.read_csv(i.pretrain_history, sep="\t").iloc[-1]
+        rows.append(pd.DataFrame([{
+            "budget": round(source.train_images / len(p.source_classes)), "error_rate_mean": source.error_rate,
+            "method": f"source task: the pretrained body on its own classes {p.source_classes} (every image)",
+            "error_rate_std": 0.0, "n_seeds": 1, "error": f"{source.error_rate:.3f}"}]))
+    paired = paired_differences(runs)
+    with open(o.table, "w") as out:
+        out.write(pd.concat(rows).to_csv(sep="\t", index=False, float_format="%.4f"))
+        for line in paired.verdict:
+            out.write(f"# verdict: {line}\n")
+    paired.to_csv(o.paired, sep="\t", index=False, float_format="%.4f")
+    plot_budget_curve(table, p.strategies, f"{p.title}: valid error by label budget", o.curve)
+
+    sweeps = read_all(i.lr_find, sep="\t")
+    for finder, path in (("frozen", o.lr_find_frozen), ("unfrozen", o.lr_find_unfrozen), ("scratch", o.lr_find_scratch)):
+        what = {"frozen": "the pretrained body frozen (picks the head's lr)",
+                "unfrozen": "after the frozen stage, body unfrozen (picks the top of the slice)",
+                "scratch": "random weights (picks scratch's lr)"}[finder]
+        plot_lr_finder(sweeps, finder, f"lr finder, {what}", path)
+    plot_probes(probes, f"{p.title}: linear probes of each layer group's pooled features", o.probe_plot)
+
+    budget = p.confusion_budget
+    iterations = read_all(i.iterations, pd.read_parquet)
+    plot_training_curves(iterations[iterations.budget == budget],
+                         f"{p.title}, {budget} labels/class: training loss", o.curves)
+    at = runs[runs.budget == budget].groupby("strategy").error_rate.mean()
+    best = at.idxmin()
+    counts = read_all(i.confusions, sep="\t")
+    counts = counts[(counts.budget == budget) & (counts.strategy == best)]
+    matrix = counts.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum", fill_value=0)
+    plot_confusion(matrix, p.class_names, f"{best}, {budget} labels/class: valid predictions summed over "
+                   f"{counts.seed.nunique()} seeds", o.confusion)
 
 
 run_script(snakemake, main)  # noqa: F821

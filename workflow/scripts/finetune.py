@@ -1,35 +1,46 @@
-"""Rule finetune: one transfer strategy and seed on the target classes with few labels."""
+"""Rule finetune: one label budget, every seed, for the pretrained strategies or for scratch.
+
+A job killed part way continues from the seeds it finished (kept under checkpoints/ until its
+outputs are written): each seed's runs are deterministic, so the tables come out the same."""
 
 import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 
+from lesson5.experiments.transfer import Finetune, finetune_budget, target_tasks
 from lesson5.runner import run_script, seed_everything
+from lesson5.train.checkpoint import atomic_save, remove_checkpoints
 from lesson5.train.loop import resolve_device
-from lesson5.transfer import confusion_matrix, run_strategy, task_data
 
 
 def main(smk):
     torch.set_num_threads(smk.threads)
-    cfg, ft = smk.params.transfer, smk.params.transfer["finetune"]
-    seed = int(smk.wildcards.seed)
-    seed_everything(seed)
+    cfg, family, budget = smk.params.transfer, smk.wildcards.family, int(smk.wildcards.budget)
+    seeds = list(cfg["seeds"])
+    seed_everything(seeds[0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
-        arrays = dict(npz)
-    data = task_data(arrays, cfg["target_classes"], ft["per_class"], ft["valid_per_class"], cfg["size"], seed)
-    weights = smk.input.body if cfg["weights"] == "pretrained" else cfg["weights"]
-    learner, history = run_strategy(smk.wildcards.strategy, data, weights, ft, seed,
-                                    str(resolve_device(cfg["device"])), cache_dir="resources/torch")
-    history.assign(strategy=smk.wildcards.strategy, seed=seed).to_csv(
-        smk.output.history, sep="\t", index=False, float_format="%.5f")
-    pred = learner.predict(learner.data.x_valid)
-    cm = confusion_matrix(pred, learner.data.y_valid, len(data.classes))
-    pd.DataFrame(cm, index=cfg["target_classes"], columns=cfg["target_classes"]).to_csv(
-        smk.output.confusion, sep="\t")
+        tasks = target_tasks(dict(npz), cfg["target_classes"], [budget], seeds, cfg["valid_per_class"],
+                             smk.params.valid_seed, cfg["size"])
+    progress = Path(smk.params.checkpoints)
+    done = {int(p.stem.split("~")[1]): torch.load(p, weights_only=False) for p in sorted(progress.glob("seed~*.pt"))}
+    body = smk.input.body if family == "pretrained" and cfg["weights"] == "pretrained" else cfg["weights"]
+    result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body,
+                             Finetune.from_config(cfg["finetune"], cfg["lr_find"]), budget,
+                             str(resolve_device(cfg["device"])), cfg["strategies"], done=done,
+                             on_seed=lambda seed, r, lrs: atomic_save((r, lrs), progress / f"seed~{seed}.pt"))
+    pd.DataFrame(result.runs).to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6g")
+    sweeps = pd.concat(result.sweeps) if result.sweeps else pd.DataFrame(columns=["lr", "loss", "smoothed_loss",
+                                                                                  "budget", "finder", "suggested"])
+    sweeps.to_csv(smk.output.lr_find, sep="\t", index=False, float_format="%.6g")
+    pd.concat(result.iterations).to_parquet(smk.output.iterations, index=False)
+    pd.concat(result.confusions).to_csv(smk.output.confusion, sep="\t", index=False)
+    remove_checkpoints(progress)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from lesson5.analysis.interpret import bias_table, pca_table, top_items
-from lesson5.collab import CollabSettings, build_model
+from lesson5.experiments.collab import CollabSettings, build_model
 from lesson5.data.collab_data import collab_tensors
 from lesson5.plots.collab import plot_embedding_scatter
 from lesson5.errors import PipelineError
@@ -23,7 +23,7 @@ def main(smk):
     data = collab_tensors(split, settings.item_key, items)
     if data.items.tolist() != saved["items"]:
         raise PipelineError(f"{smk.input.model}: trained on another item vocabulary than {smk.input.split} gives")
-    model = build_model(settings, data)
+    model = build_model(settings, data, saved.get("seed", 0))
     model.load_state_dict(saved["state_dict"])
     top = top_items(split, items, settings.item_key, p.top_n)
     bias_table(model, data, top, settings.item_key, p.n_show).to_csv(

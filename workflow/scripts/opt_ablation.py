@@ -7,7 +7,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 packa
 import pandas as pd
 import torch
 
-from lesson5.optimizers import Run, choose_lr, iterations_frame, load_image_tensors, train_run
+from lesson5.experiments.sgd import Run, choose_lr, iterations_frame, load_image_tensors, train_run
 from lesson5.runner import run_script
 
 

@@ -4,28 +4,32 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
+import time
+
 import pandas as pd
 import torch
 
-from lesson5.optimizers import Run, iterations_frame, load_image_tensors, train_run
+from lesson5.experiments.sgd import load_image_tensors, manual_epoch
 from lesson5.plots.optimizers import plot_manual_losses
 from lesson5.runner import run_script
 
 
 def main(smk):
     torch.set_num_threads(smk.threads)
-    p = smk.params.manual
+    p, bs, seed = smk.params.manual, smk.params.bs, smk.params.seed
     data = load_image_tensors(smk.input.data)
-    runs = {
-        "logistic + SGD": Run("logistic", "sgd", lr=p["lr"], wd=p["wd"], wd_mode="loss", bs=smk.params.bs),
-        "MLP + SGD": Run("mlp", "sgd", lr=p["lr"], wd=p["wd"], wd_mode="loss", bs=smk.params.bs),
-        "MLP + Adam": Run("mlp", "adam", lr=p["adam_lr"], wd=0.0, wd_mode="loss", bs=smk.params.bs),
+    runs = {  # name: (model, lr, wd, adam)
+        "logistic + SGD": ("logistic", p["lr"], p["wd"], False),
+        "MLP + SGD": ("mlp", p["lr"], p["wd"], False),
+        "MLP + Adam": ("mlp", p["adam_lr"], 0.0, True),
     }
     curves, records = [], []
-    for name, run in runs.items():
-        learner, record = train_run(run, data)
-        curves.append(iterations_frame(learner, run=name))
-        records.append({"run": name, **record})
+    for name, (model, lr, wd, adam) in runs.items():
+        start = time.perf_counter()
+        losses, metrics = manual_epoch(model, data, lr=lr, bs=bs, seed=seed, wd=wd, adam=adam)
+        records.append({"run": name, "model": model, "lr": lr, "wd": wd, **metrics,
+                        "seconds": time.perf_counter() - start})
+        curves.append(pd.DataFrame({"iteration": range(len(losses)), "loss": losses, "run": name}))
     pd.DataFrame(records).to_csv(smk.output.table, sep="\t", index=False, float_format="%.4f")
     curves = pd.concat(curves)
     curves.to_parquet(smk.output.losses, index=False)

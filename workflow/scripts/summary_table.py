@@ -14,8 +14,9 @@ def main(smk):
     i = smk.input
     figures = key_figures(*(pd.read_csv(path, sep="\t") for path in (i.collab_baselines, i.collab_bias_wd,
                                                                          i.collab_folds, i.one_cycle)),
-                          pd.read_csv(i.transfer, sep="\t", comment="#"))
-    table = summary_table(figures, pd.read_csv(i.reference, sep="\t"))
+                          pd.read_csv(i.transfer, sep="\t", comment="#"), pd.read_csv(i.transfer_paired, sep="\t"))
+    edges = [line for path in (i.collab_edges, i.optimizer_edges) for line in pd.read_csv(path, sep="\t").sweep_edge]
+    table = summary_table(figures, pd.read_csv(i.reference, sep="\t"), edges)
     table.to_csv(smk.output[0], sep="\t", index=False, float_format="%.4f")
 
 

@@ -9,9 +9,10 @@ import pandas as pd
 import torch
 
 from lesson5.analysis.summary import pets_comparison
+from lesson5.experiments.transfer import lesson_scale
 from lesson5.runner import run_script, seed_everything
+from lesson5.train.checkpoint import remove_checkpoints
 from lesson5.train.loop import resolve_device
-from lesson5.transfer import lesson_scale
 
 
 def main(smk):
@@ -21,10 +22,11 @@ def main(smk):
     with np.load(smk.input.data, allow_pickle=False) as npz:
         arrays = dict(npz)
     _, history = lesson_scale(arrays, cfg, smk.params.seed, str(resolve_device(cfg["device"])),
-                              cache_dir="resources/torch")
+                              cache_dir="resources/torch", checkpoints=smk.params.checkpoints)
     history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
     pets_comparison(history, pd.read_csv(smk.input.reference, sep="\t")).to_csv(
         smk.output.comparison, sep="\t", index=False, float_format="%.4f")
+    remove_checkpoints(smk.params.checkpoints)
 
 
 run_script(snakemake, main)  # noqa: F821

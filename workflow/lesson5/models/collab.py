@@ -26,14 +26,8 @@ def scaled_sigmoid(x: torch.Tensor, y_range: tuple[float, float] | None) -> torc
 
 
 class DotProductBias(nn.Module):
-    """sigmoid(u·i + b_u + b_i)·(hi − lo) + lo. With n_factors=0 it is the bias-only model.
-
-    fastai's EmbeddingDotBias: four embeddings, user and item factors and user and item biases,
-    drawn in that order. All four live in one buffer (``packed()``), the factors first, then the
-    biases, so that the fast training step (train/fast_collab.py) gathers a batch's rows with one
-    op, scatters their gradient with one op, and updates the decayed factors and the exempt biases
-    with one Adam kernel call each.
-    """
+    """fastai's EmbeddingDotBias: sigmoid(u·i + b_u + b_i)·(hi − lo) + lo, with user and item factors
+    and biases as four embeddings drawn in that order. With n_factors=0 it is the bias-only model."""
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
         super().__init__()
@@ -43,55 +37,11 @@ class DotProductBias(nn.Module):
         self.i_weight = trunc_normal_embedding(n_items, n_factors)
         self.u_bias = trunc_normal_embedding(n_users, 1)
         self.i_bias = trunc_normal_embedding(n_items, 1)
-        self._pack()
 
-    def tables(self) -> list[nn.Parameter]:
-        """User factors, item factors, user biases, item biases: the packed order."""
-        return [self.u_weight.weight, self.i_weight.weight, self.u_bias.weight, self.i_bias.weight]
-
-    def packed_size(self) -> int:
-        return sum(t.numel() for t in self.tables())
-
-    def table_views(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """The four tables as views of ``flat``, a buffer of ``packed()``'s size and layout."""
-        views, start = [], 0
-        for t in self.tables():
-            views.append(flat[start: start + t.numel()].view(t.shape))
-            start += t.numel()
-        return views
-
-    def _pack(self):
-        """Copy the tables into one buffer and re-seat the parameters on it (same Parameter objects)."""
-        flat = self.u_weight.weight.new_empty(self.packed_size())
-        for p, view in zip(self.tables(), self.table_views(flat)):
-            view.copy_(p.detach())
-            p.data = view
-
-    def _apply(self, fn, recurse=True):
-        super()._apply(fn, recurse)  # .to()/.float()/... convert each table on its own
-        self._pack()
-        return self
-
-    def __setstate__(self, state):
-        super().__setstate__(state)  # copy.deepcopy and pickle copy each table on its own
-        self._pack()
-
-    def packed(self) -> torch.Tensor:
-        """The one flat buffer the four tables live in (detached); ValueError if one was re-seated."""
-        flat = self.find_packed([t.detach() for t in self.tables()])
-        if flat is None:
-            raise ValueError("the collab model's tables no longer share one packed buffer")
-        return flat
-
-    def find_packed(self, tensors: list[torch.Tensor]) -> torch.Tensor | None:
-        """The flat buffer holding ``tensors`` (shaped like the four tables, e.g. an optimizer's state
-        for them) in the packed layout, or None where they are not laid out so."""
-        first, size = tensors[0], self.packed_size()
-        if first.untyped_storage().nbytes() < (first.storage_offset() + size) * first.element_size():
-            return None
-        flat = first.new_empty(0).set_(first.untyped_storage(), first.storage_offset(), (size,))
-        same = all(a.is_set_to(b) for a, b in zip(tensors, self.table_views(flat)))
-        return flat if same else None
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        users, items = x[:, 0], x[:, 1]
+        dot = (self.u_weight(users) * self.i_weight(items)).sum(1)
+        return scaled_sigmoid(dot + self.u_bias(users)[:, 0] + self.i_bias(items)[:, 0], self.y_range)
 
     def no_weight_decay(self) -> set[str]:
         """The bias embeddings: what ``Learner(bias_wd=False)`` leaves out of weight decay."""
@@ -113,11 +63,50 @@ class DotProductBias(nn.Module):
     def item_bias(self) -> torch.Tensor:
         return self.i_bias.weight[:, 0]
 
+
+class StackedDotProductBias(nn.Module):
+    """K DotProductBias models (e.g. one per seed) as one: each table is [K, n, k], the input x is
+    [K, batch, 2] (row k for model k) and the output [K, batch]. Each model's prediction depends only
+    on its own slice of the tables, so with a loss summed over models and an elementwise optimizer
+    (Adam) the K train exactly as K separate runs would, for the per-step cost of about one: at batch
+    size 64 a CPU step is mostly per-op overhead (3 seeds: 3.2 s stacked vs 7.0 s apart, ml-100k)."""
+
+    def __init__(self, models: list[DotProductBias]):
+        super().__init__()
+        first = models[0]
+        self.n_factors, self.y_range = first.n_factors, first.y_range
+        self.shapes = [(len(m.u_weight.weight), len(m.i_weight.weight)) for m in models]
+        if len(set(self.shapes)) != 1 or len({m.n_factors for m in models}) != 1:
+            raise ValueError("stacked models must have the same numbers of users, items and factors")
+        for name in ("u_weight", "i_weight", "u_bias", "i_bias"):
+            table = torch.stack([getattr(m, name).weight.detach() for m in models])
+            self.register_parameter(name, nn.Parameter(table))
+
+    def no_weight_decay(self) -> set[str]:
+        return {"u_bias", "i_bias"}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        users, items = x[:, 0], x[:, 1]
-        dot = (self.u_weight(users) * self.i_weight(items)).sum(1)
-        raw = dot + self.u_bias(users)[:, 0] + self.i_bias(items)[:, 0]
+        k, n_users, n_items = len(self.u_weight), self.u_weight.shape[1], self.i_weight.shape[1]
+        # model k's rows of the flattened [K * n, d] tables start at k * n
+        offset = torch.arange(k, device=x.device)[:, None]
+        users, items = x[..., 0] + offset * n_users, x[..., 1] + offset * n_items
+
+        def lookup(table, index):
+            return nn.functional.embedding(index, table.view(table.shape[0] * table.shape[1], table.shape[2]))
+
+        dot = (lookup(self.u_weight, users) * lookup(self.i_weight, items)).sum(-1)
+        raw = dot + lookup(self.u_bias, users)[..., 0] + lookup(self.i_bias, items)[..., 0]
         return scaled_sigmoid(raw, self.y_range)
+
+    def unstack(self) -> list[DotProductBias]:
+        """The K models as separate DotProductBias modules (copies of the trained tables)."""
+        out = []
+        for k, (n_users, n_items) in enumerate(self.shapes):
+            model = DotProductBias(n_users, n_items, self.n_factors, self.y_range)
+            model.load_state_dict({f"{name}.weight": getattr(self, name)[k].detach().clone()
+                                   for name in ("u_weight", "i_weight", "u_bias", "i_bias")})
+            out.append(model)
+        return out
 
 
 def fastai_embedding_width(n_categories: int) -> int:

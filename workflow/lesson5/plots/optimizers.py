@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lesson5.analysis.sweeps import legend_with_best, mark_edge_on_axes
 from lesson5.plots.style import plt, save
 from lesson5.plots.training import smooth
 
@@ -46,17 +47,38 @@ def plot_optimizer_curves(curves: pd.DataFrame, table: pd.DataFrame, dataset: st
     save(fig, path)
 
 
+def plot_lr_grids(grids: pd.DataFrame, dataset: str, path):
+    """Valid loss of each optimizer against the lr of its grid (seed 0), one panel per schedule; the
+    lr kept is starred, or ringed in red where it is the grid's smallest or largest value."""
+    schedules = list(dict.fromkeys(grids.schedule))
+    fig, axes = plt.subplots(1, len(schedules), figsize=(7 * len(schedules), 4.5), sharey=True)
+    for ax, schedule in zip(np.atleast_1d(axes), schedules):
+        for opt, color in COLORS.items():
+            part = grids[(grids.schedule == schedule) & (grids.opt == opt)].sort_values("lr")
+            if part.empty:
+                continue
+            ax.plot(part.lr, part.valid_loss, "o-", color=color, label=opt)
+            mark_edge_on_axes(ax, part, "lr", "valid_loss", color)
+        ax.set(xscale="log", title=f"{schedule.replace('_', ' ')} lr: the grid each lr is chosen from",
+               xlabel="learning rate (log scale)", ylabel="valid loss after one epoch (cross-entropy, seed 0)")
+        legend_with_best(ax, fontsize=8)
+    fig.suptitle(f"Learning-rate grids of the optimizer ablation, MLP 784-50-10 on {dataset}")
+    save(fig, path)
+
+
 def plot_wd_sweep(table: pd.DataFrame, dataset: str, path):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, metric, label in ((axes[0], "valid_loss", "valid loss"), (axes[1], "valid_accuracy", "valid accuracy")):
         for (opt, mode), part in table.groupby(["opt", "wd_mode"]):
-            ax.errorbar(part.wd, part[f"{metric}_mean"], yerr=part[f"{metric}_std"], marker="o", capsize=3,
-                        label=f"{opt}, {'L2 in the loss' if mode == 'loss' else mode}")
+            bars = ax.errorbar(part.wd, part[f"{metric}_mean"], yerr=part[f"{metric}_std"], marker="o", capsize=3,
+                               label=f"{opt}, {'L2 in the loss' if mode == 'loss' else mode}")
+            if metric == "valid_loss":  # the best is chosen by valid loss
+                mark_edge_on_axes(ax, part, "wd", "valid_loss_mean", bars.lines[0].get_color())
         positive = table.wd[table.wd > 0]
         ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1.0)
         ax.set(title=f"{label} vs weight decay", xlabel="weight decay (symlog scale)",
                ylabel=f"{label} (mean ± std over seeds)")
-        ax.legend(fontsize=8)
+        legend_with_best(ax, fontsize=8) if metric == "valid_loss" else ax.legend(fontsize=8)
     fig.suptitle(f"L2 in the loss vs decoupled weight decay, MLP on {dataset}")
     save(fig, path)
 

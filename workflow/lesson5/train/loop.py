@@ -1,7 +1,10 @@
-"""One trainer for every model of the pipeline: fit with 1cycle or a constant lr, and an lr finder.
+"""One trainer for every model of the pipeline: fit with 1cycle or a constant lr, and the lr finder,
+all three on one loop that knows no particular model.
 
 Data lives in tensors (no per-row Dataset or collate): a batch is an index slice of a seeded
-permutation, which keeps the collaborative-filtering epochs cheap on a CPU.
+permutation, which keeps the collaborative-filtering epochs cheap on a CPU. ``seed`` may be a list:
+then the model is K stacked models (its output has a leading axis of K, e.g.
+``StackedDotProductBias``), each trained on its own seed's shuffle exactly as it would be alone.
 """
 
 from __future__ import annotations
@@ -9,33 +12,24 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import re
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
 from lesson5.errors import PipelineError
-from lesson5.train.fast_collab import DotBiasAdamStep, supports_fast_step
+from lesson5.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lesson5.train.lr import expand_lr_spec
-from lesson5.train.optim import (
-    ManualDecay,
-    builtin_decay,
-    decayed_params,
-    make_optimizer,
-    supports_momentum_cycling,
-)
+from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
 
 log = logging.getLogger(__name__)
-# The fast collab step advances torch's optimizer state without calling opt.step(), which makes
-# OneCycleLR believe its first step came before the optimizer's.
-warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()` before"))
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
+Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (xb, yb) -> loss per model, detached
 
 
 def mse(pred, target) -> float:
@@ -47,7 +41,7 @@ def rmse(pred, target) -> float:
 
 
 def accuracy(pred, target) -> float:
-    return float((pred.argmax(1) == target).float().mean())
+    return float((pred.argmax(-1) == target).float().mean())
 
 
 def error_rate(pred, target) -> float:
@@ -70,12 +64,35 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def autograd_step(learner: "Learner", opt: torch.optim.Optimizer) -> Step:
+    """The default step: forward, loss (+ the L2 term where decay lives in the loss), backward,
+    the decay torch's optimizer cannot apply itself, ``opt.step()``."""
+    decay = learner.manual_decay(opt)
+
+    def step(xb, yb):
+        if learner.transform is not None:
+            xb = learner.transform(xb)
+        losses = learner.losses(learner.model(xb), yb)
+        total = losses.sum()  # stacked models: each model's gradient is its own loss's
+        if decay is not None and decay.mode == "loss":
+            total = total + decay.penalty()
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        if decay is not None and decay.mode == "decoupled":
+            decay.decay_()
+        opt.step()
+        return losses.detach()
+
+    return step
+
+
 @dataclass
 class Learner:
     """A model, its data and how to optimise it (fastai's Learner in the small).
 
     ``layer_groups`` are lists of modules, earliest first; they get their own lrs from an lr spec
     and are what ``freeze``/``unfreeze`` act on. Default: the whole model is one group.
+    ``make_step(learner, opt)`` builds the per-batch step (default ``autograd_step``).
     """
 
     model: nn.Module
@@ -90,14 +107,15 @@ class Learner:
     bs: int = 64
     valid_bs: int = 4096
     drop_last: bool = True
-    seed: int = 0
+    seed: int | Sequence[int] = 0  # a list: the model is len(seed) stacked models, one per seed
     device: str = "auto"
     lr_div: float = 10.0  # slice(hi): earlier groups get hi / lr_div
     train_bn: bool = True  # freeze() keeps BatchNorm layers trainable (fastai's default)
     transform: Callable | None = None  # applied to each training batch of x (augmentation)
     valid_transform: Callable | None = None  # applied to each batch of x before prediction
     log_every: int = 0  # log a progress line every N batches (0: once per epoch)
-    fast_step: bool = True  # use the hand-written collab step where it applies (same math as autograd)
+    valid_every: int = 1  # validate every N epochs and after the last (0: only after the last)
+    make_step: Callable[["Learner", torch.optim.Optimizer], Step] = autograd_step
 
     def __post_init__(self):
         self.torch_device = resolve_device(self.device)
@@ -106,8 +124,10 @@ class Learner:
                               (self.data.x_train, self.data.y_train, self.data.x_valid, self.data.y_valid)))
         if self.layer_groups is None:
             self.layer_groups = [[self.model]]
-        self.generator = torch.Generator().manual_seed(self.seed)
-        self.iterations: list[dict] = []  # one row per training batch: lr, momentum, loss
+        self.stacked = not isinstance(self.seed, int)
+        self.seeds = list(self.seed) if self.stacked else [self.seed]
+        self.generators = [torch.Generator().manual_seed(s) for s in self.seeds]
+        self.iterations: list[dict] = []  # one row per training batch (and model): lr, momentum, loss
 
     # ----- layer groups -------------------------------------------------------------------------
     def _group_params(self, group) -> list[nn.Parameter]:
@@ -136,104 +156,130 @@ class Learner:
         self.freeze_to(0)
 
     # ----- optimisation -------------------------------------------------------------------------
-    def _optimizer(self, lrs: list[float]) -> torch.optim.Optimizer:
+    def optimizer(self, lrs: list[float]) -> torch.optim.Optimizer:
+        """One param group per layer group and lr, split where decay reaches only some parameters."""
         groups = [{"params": [p for p in self._group_params(g) if p.requires_grad], "lr": lr}
                   for g, lr in zip(self.layer_groups, lrs)]
-        groups = [g for g in groups if g["params"]]
-        # without bias_wd, ManualDecay decays some of the parameters: the optimizer's own decay stays off
-        return make_optimizer(self.opt, groups, wd=self.wd if self.bias_wd else 0.0, wd_mode=self.wd_mode)
+        groups = decay_param_groups(self.model, [g for g in groups if g["params"]], self.bias_wd)
+        return make_optimizer(self.opt, groups, wd=self.wd, wd_mode=self.wd_mode)
 
-    def _manual_decay(self, opt) -> ManualDecay | None:
+    def manual_decay(self, opt) -> ManualDecay | None:
         """The decay this trainer applies itself; None where the optimizer's weight_decay does it all."""
-        if not self.wd or (self.bias_wd and builtin_decay(self.opt, self.wd_mode)):
-            return None
-        params = [p for g in opt.param_groups for p in g["params"]]
-        return ManualDecay(opt, decayed_params(self.model, params, self.bias_wd), self.wd, self.wd_mode)
+        return ManualDecay.for_optimizer(opt, self.opt, self.wd, self.wd_mode)
 
-    def _lrs(self, spec) -> list[float]:
+    def lrs(self, spec) -> list[float]:
         return expand_lr_spec(spec, len(self.layer_groups), self.lr_div)
 
-    def _order(self) -> torch.Tensor:
-        """One epoch's shuffled row order, cut to whole batches where drop_last."""
-        n = len(self.data.y_train)
-        order = torch.randperm(n, generator=self.generator).to(self.torch_device)
-        return order[: n - n % self.bs] if self.drop_last and n >= self.bs else order
-
-    def _batches(self):
-        """Shuffled (x, y) batches: one gather per epoch, then each batch is a view."""
-        order, x = self._order(), self.data.x_train
-        # Index tuples (collab's [n, 2] user/item ids) are gathered column-major, so each column of
-        # a batch is contiguous: lookups with a strided index would copy it first.
-        xs = x.T[:, order].T if x.ndim == 2 and not x.is_floating_point() else x[order]
-        return zip(xs.split(self.bs), self.data.y_train[order].split(self.bs))
+    def losses(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The loss of each model: shape [K] for stacked models, [1] for one."""
+        if not self.stacked:
+            return self.loss_func(pred, target).reshape(1)
+        return torch.stack([self.loss_func(p, t) for p, t in zip(pred, target)])
 
     def n_batches(self) -> int:
         n = len(self.data.y_train)
         return n // self.bs if self.drop_last and n >= self.bs else math.ceil(n / self.bs)
 
-    def _autograd_step(self, opt):
-        """``(xb, yb) -> loss``: one step through autograd and ``opt``, with the decay its mode needs."""
-        decay = self._manual_decay(opt)
-        return lambda xb, yb: self._train_step(opt, xb, yb, decay)
+    def _batches(self):
+        """One epoch of shuffled (x, y) batches: one gather per epoch, then each batch is a view.
+        Stacked models get [K, batch, ...]: row k is seed k's batch."""
+        n = len(self.data.y_train)
+        keep = n - n % self.bs if self.drop_last and n >= self.bs else n
+        orders = torch.stack([torch.randperm(n, generator=g)[:keep] for g in self.generators]).to(self.torch_device)
+        x, y = self.data.x_train, self.data.y_train
+        if not self.stacked:
+            orders = orders[0]
+        # Index tuples (collab's [n, 2] user/item ids) are gathered column-major, so each column of a
+        # batch is contiguous: an embedding lookup with a strided index would copy it first.
+        xs = x.T[:, orders].movedim(0, -1) if x.ndim == 2 and not x.is_floating_point() else x[orders]
+        dim = 1 if self.stacked else 0
+        return zip(xs.split(self.bs, dim), y[orders].split(self.bs, dim))
 
-    def _train_step(self, opt, xb, yb, decay: ManualDecay | None) -> torch.Tensor:
-        if self.transform is not None:
-            xb = self.transform(xb)
-        loss = self.loss_func(self.model(xb), yb)
-        total = loss + decay.penalty() if decay is not None and decay.mode == "loss" else loss
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        if decay is not None:
-            decay.before_step()
-        opt.step()
-        return loss.detach()
-
+    # ----- prediction ---------------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions in eval mode; stacked models give [K, n, ...] (every model sees all of x)."""
         self.model.eval()
         prepare = self.valid_transform or (lambda batch: batch)
-        return torch.cat([self.model(prepare(x[i:i + self.valid_bs])) for i in range(0, len(x), self.valid_bs)])
+        parts = []
+        for i in range(0, len(x), self.valid_bs):
+            batch = prepare(x[i:i + self.valid_bs])
+            if self.stacked:
+                batch = batch.expand(len(self.seeds), *batch.shape)
+            parts.append(self.model(batch))
+        return torch.cat(parts, dim=1 if self.stacked else 0)
 
-    def validate(self) -> dict[str, float]:
+    def validate(self) -> list[dict[str, float]]:
+        """Valid loss and metrics, one dict per model."""
         pred = self.predict(self.data.x_valid)
-        result = {"valid_loss": float(self.loss_func(pred, self.data.y_valid))}
-        for name, metric in self.metrics.items():
-            result[name] = metric(pred, self.data.y_valid)
-        return result
+        preds = pred.unbind(0) if self.stacked else [pred]
+        out = []
+        for p in preds:
+            row = {"valid_loss": float(self.loss_func(p, self.data.y_valid))}
+            row.update({name: metric(p, self.data.y_valid) for name, metric in self.metrics.items()})
+            out.append(row)
+        return out
 
-    def fit_one_cycle(self, epochs: int, lr=3e-3, *, pct_start=0.3, div_factor=25.0,
-                      final_div_factor=1e4, moms=(0.95, 0.85)) -> pd.DataFrame:
+    # ----- the three uses of the loop -------------------------------------------------------------
+    def fit_one_cycle(self, epochs: int, lr=3e-3, *, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
+                      moms=(0.95, 0.85), checkpoint: str | Path | None = None) -> pd.DataFrame:
         """fastai's fit_one_cycle through torch's OneCycleLR: cosine warm-up over pct_start of the
         steps from max/div to max, cosine down to max/div/final_div; momentum (Adam's beta1)
         cycled inversely. Each layer group follows the same curve scaled to its own max lr."""
-        lrs = self._lrs(lr)
-        opt = self._optimizer(lrs)
-        cycle = supports_momentum_cycling(self.opt)
+        opt = self.optimizer(self.lrs(lr))
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=epochs * self.n_batches(),
-            pct_start=pct_start, anneal_strategy="cos", cycle_momentum=cycle,
-            base_momentum=moms[1], max_momentum=moms[0], div_factor=div_factor,
-            final_div_factor=final_div_factor)
-        return self._fit(epochs, opt, sched)
+            pct_start=pct_start, anneal_strategy="cos", cycle_momentum=supports_momentum_cycling(self.opt),
+            base_momentum=moms[1], max_momentum=moms[0], div_factor=div_factor, final_div_factor=final_div_factor)
+        return self._run(opt, sched, epochs, checkpoint=checkpoint)
 
-    def fit(self, epochs: int, lr=1e-3) -> pd.DataFrame:
+    def fit(self, epochs: int, lr=1e-3, checkpoint: str | Path | None = None) -> pd.DataFrame:
         """Constant learning rate(s)."""
-        return self._fit(epochs, self._optimizer(self._lrs(lr)), None)
+        return self._run(self.optimizer(self.lrs(lr)), None, epochs, checkpoint=checkpoint)
 
-    def _fit(self, epochs, opt, sched) -> pd.DataFrame:
+    def lr_find(self, start_lr=1e-7, end_lr=10.0, num_it=100, stop_div=True, beta=0.98) -> pd.DataFrame:
+        """fastai's lr finder: the lr grows exponentially from start_lr to end_lr over num_it batches
+        (torch's ExponentialLR on the same loop); stops once the smoothed loss passes 4x its best.
+        The model, and the shuffling and global RNG streams, are restored afterwards."""
+        if self.stacked:
+            raise PipelineError("the lr finder runs on one model, not on stacked seeds")
+        state, rng = copy.deepcopy(self.model.state_dict()), rng_state(self.generators)
+        opt = self.optimizer(self.lrs(start_lr))
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(end_lr / start_lr) ** (1 / num_it))
+        smoother = LossSmoother(beta)
+
+        def diverged(loss: float) -> bool:
+            return stop_div and smoother.add(loss)
+
+        records = []
+        self._run(opt, sched, math.ceil(num_it / self.n_batches()), max_steps=num_it, validate=False,
+                  stop=diverged, records=records)
+        self.model.load_state_dict(state)
+        set_rng_state(rng, self.generators)
+        sweep = pd.DataFrame(records)[["lr", "loss"]]
+        return sweep.assign(smoothed_loss=LossSmoother(beta).smooth(sweep.loss))
+
+    # ----- the loop -----------------------------------------------------------------------------
+    def _run(self, opt, sched, epochs: int, *, max_steps: int | None = None, validate: bool = True,
+             stop: Callable[[float], bool] | None = None, records: list | None = None,
+             checkpoint: str | Path | None = None) -> pd.DataFrame:
+        """Train for ``epochs`` (at most ``max_steps`` batches; ``stop(loss)`` ends early), stepping
+        ``sched`` after every batch. Per-batch records go to ``records`` (default: self.iterations);
+        returns one row per epoch and model. With ``checkpoint``, the state after each epoch is
+        saved there, and a run that finds it continues from it."""
+        records = self.iterations if records is None else records
+        step = self.make_step(self, opt)
         mom_key = "betas" if "betas" in opt.defaults else "momentum"
-        fast = self.fast_step and supports_fast_step(self.model, self.opt, self.wd_mode, self.loss_func,
-                                                     self.transform)
-        step = DotBiasAdamStep(self.model, opt, self._manual_decay(opt)) if fast else self._autograd_step(opt)
-        rows, n_batches = [], self.n_batches()
-        for epoch in range(1, epochs + 1):
+        rows, first, n_batches = [], 1, self.n_batches()
+        if checkpoint is not None and Path(checkpoint).exists():
+            first, rows = self._resume(checkpoint, opt, sched, records)
+        taken = 0
+        for epoch in range(first, epochs + 1):
             start = time.perf_counter()
             self.model.train()
-            losses = []
-            lr_trace, mom_trace = [], []
-            batches = step.batches(self.data.x_train, self.data.y_train, self._order(), self.bs) if fast \
-                else self._batches()
-            for i, (xb, yb) in enumerate(batches):
+            losses, lr_trace, mom_trace = [], [], []
+            halt = False
+            for i, (xb, yb) in enumerate(self._batches()):
                 group = opt.param_groups[-1]
                 lr_trace.append(group["lr"])
                 mom = group.get(mom_key, 0.0)
@@ -241,44 +287,67 @@ class Learner:
                 losses.append(step(xb, yb))
                 if sched is not None:
                     sched.step()
+                taken += 1
                 if self.log_every and (i + 1) % self.log_every == 0:
-                    log.info("epoch %d batch %d/%d loss %.4f", epoch, i + 1, n_batches, float(losses[i]))
-            losses = torch.stack(losses).cpu()
-            if not torch.isfinite(losses).all():
+                    log.info("epoch %d batch %d/%d loss %.4f", epoch, i + 1, n_batches, float(losses[i].mean()))
+                if (max_steps is not None and taken >= max_steps) or (stop is not None and stop(float(losses[i][0]))):
+                    halt = True
+                    break
+            losses = torch.stack(losses).cpu()  # [batches, models]
+            if validate and not torch.isfinite(losses).all():
                 raise PipelineError(f"training diverged in epoch {epoch} (loss is not finite); lower the lr")
-            base = len(self.iterations)
-            self.iterations += [{"iteration": base + k, "epoch": epoch, "lr": lr_trace[k],
-                                 "momentum": mom_trace[k], "loss": float(losses[k])}
-                                for k in range(n_batches)]
-            train_seconds = time.perf_counter() - start
-            row = {"epoch": epoch, "train_loss": float(losses.mean()), **self.validate(),
-                   "seconds": train_seconds}
-            rows.append(row)
-            log.info("epoch %d/%d " + " ".join(f"{k} %.4f" for k in list(row)[1:]), epoch, epochs,
-                     *list(row.values())[1:])
+            base = len(records)
+            for k, seed in enumerate(self.seeds):
+                records += [{"iteration": base // len(self.seeds) + b, "epoch": epoch, "lr": lr_trace[b],
+                             "momentum": mom_trace[b], "loss": float(losses[b, k]),
+                             **({"seed": seed} if self.stacked else {})} for b in range(len(losses))]
+            seconds = time.perf_counter() - start
+            if validate:
+                due = epoch == epochs or (self.valid_every and epoch % self.valid_every == 0)
+                valid = self.validate() if due else [{} for _ in self.seeds]
+                for k, (seed, metrics) in enumerate(zip(self.seeds, valid)):
+                    row = {"epoch": epoch, **({"seed": seed} if self.stacked else {}),
+                           "train_loss": float(losses[:, k].mean()), **metrics, "seconds": seconds}
+                    rows.append(row)
+                    log.info("epoch %d/%d " + " ".join(f"{k} %s" for k in list(row)[1:]), epoch, epochs,
+                             *(f"{v:.4f}" if isinstance(v, float) else v for v in list(row.values())[1:]))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, epoch=epoch, model=self.model, opt=opt, sched=sched,
+                                generators=self.generators, rows=rows, records=records)
+            if halt:
+                break
         return pd.DataFrame(rows)
 
-    def lr_find(self, start_lr=1e-7, end_lr=10.0, num_it=100, stop_div=True, beta=0.98) -> pd.DataFrame:
-        """Exponential lr sweep; stops once the smoothed loss passes 4x its best. Model restored after."""
-        state = copy.deepcopy(self.model.state_dict())
-        opt = self._optimizer(self._lrs(start_lr))
-        ratios = [g["lr"] / start_lr for g in opt.param_groups]
-        step = self._autograd_step(opt)
-        rows, avg, best, it = [], 0.0, math.inf, 0
-        self.model.train()
-        while it < num_it:
-            for xb, yb in self._batches():
-                lr = start_lr * (end_lr / start_lr) ** (it / num_it)
-                for g, r in zip(opt.param_groups, ratios):
-                    g["lr"] = lr * r
-                loss = float(step(xb, yb))
-                avg = beta * avg + (1 - beta) * loss
-                smooth = avg / (1 - beta ** (it + 1))
-                rows.append({"lr": lr, "loss": loss, "smoothed_loss": smooth})
-                best = min(best, smooth)
-                it += 1
-                if it >= num_it or (stop_div and (smooth > 4 * best or math.isnan(smooth))):
-                    it = num_it
-                    break
-        self.model.load_state_dict(state)
-        return pd.DataFrame(rows)
+    def _resume(self, path, opt, sched, records: list) -> tuple[int, list]:
+        saved = load_checkpoint(path, self.torch_device)
+        self.model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        if sched is not None:
+            sched.load_state_dict(saved["sched"])
+        set_rng_state(saved["rng"], self.generators)
+        records[:] = saved["records"]
+        log.info("resumed from %s after epoch %d", path, saved["epoch"])
+        return saved["epoch"] + 1, saved["rows"]
+
+
+class LossSmoother:
+    """fastai's debiased exponential moving average of the loss, with the lr finder's stop rule."""
+
+    def __init__(self, beta: float = 0.98):
+        self.beta, self.avg, self.n, self.best = beta, 0.0, 0, math.inf
+
+    def add(self, loss: float) -> bool:
+        """Take one loss; True once the smoothed loss is above 4x its best or not a number."""
+        self.n += 1
+        self.avg = self.beta * self.avg + (1 - self.beta) * loss
+        smooth = self.avg / (1 - self.beta ** self.n)
+        self.best = min(self.best, smooth)
+        self.last = smooth
+        return smooth > 4 * self.best or math.isnan(smooth)
+
+    def smooth(self, losses) -> list[float]:
+        out = []
+        for loss in losses:
+            self.add(float(loss))
+            out.append(self.last)
+        return out

@@ -1,4 +1,5 @@
-"""The lesson-5 SGD notebook as experiments: manual loop, optimizer ablation, weight decay, 1cycle."""
+"""The lesson-5 SGD notebook as experiments: its hand-written loop, then the optimizer ablation, weight
+decay and 1cycle through the trainer."""
 
 from __future__ import annotations
 
@@ -27,6 +28,56 @@ def load_image_tensors(npz_path) -> dict[str, torch.Tensor]:
     return out
 
 
+# ----- the lesson's loop, as the notebook writes it ------------------------------------------------
+def update(model, x, y, lr, wd=1e-5, loss_func=nn.functional.cross_entropy):
+    """One SGD step with weight decay written into the loss, as lesson5-sgd-mnist.ipynb does."""
+    y_hat = model(x)
+    w2 = 0.0
+    for p in model.parameters():
+        w2 += (p ** 2).sum()
+    loss = loss_func(y_hat, y) + w2 * wd  # weight decay: the L2 term added to the regular loss
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.sub_(lr * p.grad)
+            p.grad.zero_()
+    return loss.item()
+
+
+def update_adam(model, x, y, lr, loss_func=nn.functional.cross_entropy):
+    """The notebook's Adam version: note that it makes a new Adam each call, so every step is a first
+    Adam step (its state is never kept); the lesson's curve comes from exactly this."""
+    opt = torch.optim.Adam(model.parameters(), lr)
+    y_hat = model(x)
+    loss = loss_func(y_hat, y)
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return loss.item()
+
+
+def train_batches(x, y, bs: int, seed: int):
+    """One epoch of shuffled batches, the last partial one dropped (fastai 1.0.42's train_dl)."""
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    order = order[: len(order) - len(order) % bs]
+    return zip(x[order].split(bs), y[order].split(bs))
+
+
+def manual_epoch(model_name: str, data: dict, *, lr: float, bs: int, seed: int, wd: float = 1e-5,
+                 adam: bool = False) -> tuple[list[float], dict]:
+    """``losses = [update(x, y, lr) for x, y in data.train_dl]`` for one epoch; returns the per-batch
+    losses and the valid loss and accuracy afterwards."""
+    torch.manual_seed(seed)
+    model = MODELS[model_name]()
+    batches = train_batches(data["x_train"], data["y_train"], bs, seed)
+    losses = [update_adam(model, x, y, lr) if adam else update(model, x, y, lr, wd) for x, y in batches]
+    with torch.no_grad():
+        pred = model(data["x_valid"])
+    return losses, {"valid_loss": float(nn.functional.cross_entropy(pred, data["y_valid"])),
+                    "valid_accuracy": accuracy(pred, data["y_valid"])}
+
+
+# ----- the same models through the trainer ----------------------------------------------------------
 @dataclass
 class Run:
     model: str = "mlp"

@@ -1,0 +1,193 @@
+"""The label-budget transfer experiment: sampling, lr picks, probes, strategies, aggregation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from lesson5.analysis.probe import pooled_features, probe_error
+from lesson5.analysis.transfer import budget_table, paired_differences, sign_test_p
+from lesson5.data.budgets import budget_indices, relabel, valid_indices
+from lesson5.errors import PipelineError
+from lesson5.experiments.transfer import (Finetune, TaskData, finetune_budget, finetune_pretrained, stage_epochs,
+                                          target_tasks)
+from lesson5.train.lr import suggest_lr
+
+
+def labels(n_per_class=40, classes=10, seed=0):
+    return np.random.default_rng(seed).permutation(np.repeat(np.arange(classes), n_per_class))
+
+
+def test_budgets_are_nested_class_balanced_and_differ_between_seeds():
+    y = labels()
+    picks = budget_indices(y, [5, 6, 7], [2, 5, 10], seed=3)
+    for small, large in ((2, 5), (5, 10)):
+        assert set(picks[small]) <= set(picks[large])  # nested: a larger budget adds labels
+    for budget, index in picks.items():
+        assert sorted(np.bincount(y[index], minlength=10)[[5, 6, 7]]) == [budget] * 3
+        assert set(y[index]) == {5, 6, 7}
+    assert np.array_equal(picks[10], budget_indices(y, [5, 6, 7], [2, 5, 10], seed=3)[10])  # deterministic
+    assert not np.array_equal(picks[5], budget_indices(y, [5, 6, 7], [2, 5, 10], seed=4)[5])  # per seed
+    with pytest.raises(PipelineError, match="fewer than the budget of 50"):
+        budget_indices(y, [5], [50], seed=0)
+
+
+def test_target_tasks_draw_train_and_valid_from_their_own_splits():
+    """Every image is unique (it encodes its own index): no validation image is a training image,
+    the validation set is the same for every seed and budget, and labels are renumbered 0..k-1."""
+    y_train, y_valid = labels(20), labels(10, seed=1)
+    ids = np.arange(len(y_train) + len(y_valid))
+    images = np.stack([np.full((28, 28), 0, np.uint8) for _ in ids])
+    images[:, 0, :2] = np.stack([ids // 256, ids % 256], 1)
+    arrays = {"x_train": images[:len(y_train)], "y_train": y_train,
+              "x_valid": images[len(y_train):], "y_valid": y_valid}
+    tasks = target_tasks(arrays, [5, 9], [2, 4], [0, 1], valid_per_class=3, valid_seed=7, size=28)
+    valid = tasks[0][2].x_valid
+    for seed in (0, 1):
+        for budget in (2, 4):
+            task = tasks[seed][budget]
+            assert torch.equal(task.x_valid, valid)
+            train_keys = {tuple(row) for row in task.x_train[:, 0, 0, :2].tolist()}
+            assert not train_keys & {tuple(row) for row in valid[:, 0, 0, :2].tolist()}
+            assert sorted(task.y_train.tolist()) == [0] * budget + [1] * budget
+    assert sorted(tasks[0][2].y_valid.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert set(tasks[0][2].index) <= set(tasks[0][4].index)
+    with pytest.raises(PipelineError, match="fewer than the 50 validation images"):
+        valid_indices(y_valid, [5], 50, 0)
+    with pytest.raises(PipelineError, match="outside the classes"):
+        relabel(np.array([1, 2]), [1])
+
+
+def synthetic_sweep(lrs, best=1e-2):
+    """A finder-like curve: flat, then falling to its lowest at ``best``, then exploding."""
+    x = np.log10(lrs)
+    loss = 2.0 - 0.8 * np.exp(-((x - np.log10(best)) ** 2) / 0.5) + np.where(x > np.log10(best) + 0.5,
+                                                                               (x - np.log10(best) - 0.5) ** 3, 0)
+    return pd.DataFrame({"lr": lrs, "smoothed_loss": loss})
+
+
+def test_lr_pick_rules_on_a_synthetic_curve():
+    lrs = np.logspace(-7, 1, 100)
+    sweep = synthetic_sweep(lrs, best=1e-2)
+    assert suggest_lr(sweep, "minimum/10") == pytest.approx(1e-3, rel=0.25)
+    steepest = suggest_lr(sweep, "steepest")
+    assert 1e-4 < steepest < 1e-2  # on the falling side, before the minimum
+    slope = np.gradient(sweep.smoothed_loss, np.log10(lrs))
+    assert steepest == pytest.approx(lrs[10:95][np.argmin(slope[10:95])])
+    assert suggest_lr(sweep, "rise/10") == pytest.approx(suggest_lr(sweep, "minimum/10"), rel=2.5)
+    with pytest.raises(PipelineError, match="unknown lr pick"):
+        suggest_lr(sweep, "valley")
+
+
+def test_rise_rule_reads_a_flat_then_rising_curve():
+    """A body unfrozen after its head trained: a flat, noisy loss (drifting up a little) that rises
+    from 3e-4, smoothed as the lr finder smooths it. The minimum sits at the flat part's start, so
+    minimum/10 picks noise; rise/10 lands a decade before the rise."""
+    from lesson5.train.loop import LossSmoother
+
+    lrs = np.logspace(-7, 0, 100)
+    raw = 0.4 + 0.002 * np.log10(lrs / 1e-7) + 0.02 * np.random.default_rng(0).standard_normal(100)
+    raw += np.where(lrs > 3e-4, 0.3 * np.log10(lrs / 3e-4), 0)
+    sweep = pd.DataFrame({"lr": lrs, "smoothed_loss": LossSmoother().smooth(raw)})
+    assert suggest_lr(sweep, "minimum/10") < 1e-6  # the minimum rule picks the noise
+    assert 1e-5 < suggest_lr(sweep, "rise/10") < 1e-4
+
+
+class ToyBody(nn.Sequential):
+    """Eight children like a ResNet body's (stem x4, layer1..4), all keeping the image as it is."""
+
+    def __init__(self):
+        super().__init__(*[nn.Identity() for _ in range(8)])
+
+
+def test_probe_separates_what_a_linear_model_can_and_not_what_it_cannot():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 3
+    x = torch.randn(60, 3, 4, 4, generator=g) * 0.1
+    x[torch.arange(60), y] += 1.0  # the class lights up its own channel: linearly separable pooled features
+    features = pooled_features(ToyBody(), x)
+    assert set(features) == {"layer2", "layer3", "layer4"} and features["layer4"].shape == (60, 6)
+    train, valid = slice(0, 30), slice(30, 60)
+    assert probe_error(features["layer4"][train], y[train].numpy(), features["layer4"][valid], y[valid].numpy()) == 0
+    shuffled = y[torch.randperm(60, generator=g)].numpy()  # labels unrelated to the images
+    assert probe_error(features["layer4"][train], shuffled[train], features["layer4"][valid], shuffled[valid]) > 0.3
+
+
+def hand_made_runs():
+    rows = []
+    diffs = {5: [-0.2, -0.1, -0.15, -0.05, -0.1], 50: [0.02, -0.01, 0.03, -0.02, 0.0], 250: [0.05] * 5}
+    for budget, ds in diffs.items():
+        for seed, d in enumerate(ds):
+            rows += [{"budget": budget, "seed": seed, "strategy": "scratch", "error_rate": 0.3},
+                     {"budget": budget, "seed": seed, "strategy": "discriminative", "error_rate": 0.3 + d}]
+    return pd.DataFrame(rows)
+
+
+def test_paired_differences_and_verdicts_on_a_hand_made_table():
+    paired = paired_differences(hand_made_runs()).set_index("budget")
+    assert paired.loc[5, "mean"] == pytest.approx(-0.12) and paired.loc[5, "wins"] == 5
+    assert paired.loc[5, "p"] == pytest.approx(1 / 32)
+    assert "discriminative beats scratch" in paired.loc[5, "verdict"] and "5 of 5 seeds" in paired.loc[5, "verdict"]
+    assert "does not clearly beat" in paired.loc[50, "verdict"] and paired.loc[50, "wins"] == 2
+    assert "loses to" in paired.loc[250, "verdict"] and paired.loc[250, "std"] == pytest.approx(0.0)
+    assert paired.loc[5, "differences"] == "-0.200 -0.100 -0.150 -0.050 -0.100"
+    assert sign_test_p(4, 5) == pytest.approx(6 / 32)
+
+
+def test_budget_table_puts_strategies_and_probes_side_by_side():
+    runs = hand_made_runs()
+    probes = pd.DataFrame([{"body": b, "layer": layer, "budget": 5, "seed": s, "error_rate": e}
+                           for b, e in (("pretrained", 0.4), ("random", 0.2)) for layer in ("layer3", "layer4")
+                           for s in range(5)])
+    table = budget_table(runs, probes).set_index(["budget", "method"])
+    assert table.loc[(5, "discriminative"), "error_rate_mean"] == pytest.approx(0.18)
+    assert table.loc[(5, "linear probe, random body (layer4)"), "error"] == "0.200 ± 0.000"
+    assert (5, "linear probe, pretrained body (layer3)") not in table.index
+    assert table.loc[(250, "scratch"), "n_seeds"] == 5
+
+
+def tiny_task(seed=0, n=12):
+    g = torch.Generator().manual_seed(seed)
+    return TaskData(torch.randn(n, 3, 32, 32, generator=g), torch.arange(n) % 3,
+                    torch.randn(6, 3, 32, 32, generator=g), torch.arange(6) % 3, [0, 1, 2], np.arange(n))
+
+
+FIXED = Finetune(bs=4, frozen_epochs=1, unfrozen_epochs=1, min_steps=2, lr=1e-3, lr_slice=[1e-5, 1e-3],
+                 scratch_lr=1e-3)
+
+
+def test_a_branch_of_the_shared_frozen_stage_is_the_strategy_run_alone():
+    together, lrs = finetune_pretrained(tiny_task(), "scratch", FIXED, 4, 1, "cpu",
+                                        ["head_only", "discriminative", "unfrozen_high_lr"], None)
+    alone, _ = finetune_pretrained(tiny_task(), "scratch", FIXED, 4, 1, "cpu", ["discriminative"], None)
+    assert [r["strategy"] for r in together.runs] == ["head_only", "discriminative", "unfrozen_high_lr"]
+    assert lrs == {"head_lr": 1e-3, "slice_lo": 1e-5, "slice_hi": 1e-3}
+    mine = next(r for r in together.runs if r["strategy"] == "discriminative")
+    assert mine["error_rate"] == alone.runs[0]["error_rate"] and mine["valid_loss"] == alone.runs[0]["valid_loss"]
+    assert len({r["frozen_error_rate"] for r in together.runs}) == 1  # one frozen stage, three continuations
+    counts = together.confusions[0]
+    assert counts["count"].sum() == 6 and len(counts) == 9
+
+
+def test_lr_finder_picks_the_lrs_once_per_budget_and_a_finished_seed_is_not_rerun():
+    ft = Finetune(**{**FIXED.__dict__, "lr": "auto", "lr_slice": "auto", "scratch_lr": "auto",
+                     "finder": {"start_lr": 1e-6, "end_lr": 1.0, "num_it": 12,
+                                "pick": {"frozen": "minimum/10", "unfrozen": "rise/10"}}})
+    tasks = {0: tiny_task(0), 1: tiny_task(1)}
+    saved = {}
+    full = finetune_budget("pretrained", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
+                           on_seed=lambda seed, r, lrs: saved.setdefault(seed, (r, lrs)))
+    assert sorted(set(pd.concat(full.sweeps).finder)) == ["frozen", "unfrozen"]  # on the first seed only
+    assert len({(r["head_lr"], r["slice_hi"]) for r in full.runs}) == 1
+    resumed = finetune_budget("pretrained", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
+                              done={0: saved[0]})
+    assert pd.DataFrame(resumed.runs).drop(columns="seconds").equals(pd.DataFrame(full.runs).drop(columns="seconds"))
+    scratch = finetune_budget("scratch", tasks, None, ft, 4, "cpu", ["scratch"])
+    assert list(pd.concat(scratch.sweeps).finder.unique()) == ["scratch"]
+
+
+def test_tiny_budgets_get_at_least_min_steps():
+    assert stage_epochs(4, n_batches=1, min_steps=20) == 20
+    assert stage_epochs(4, n_batches=8, min_steps=20) == 4
+    assert stage_epochs(2, n_batches=3, min_steps=20) == 7

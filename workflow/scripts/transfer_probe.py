@@ -1,0 +1,49 @@
+"""Rule transfer_probe: linear probes of the pretrained body and of a random body at every budget."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lesson5.analysis.probe import pooled_features, probe_error
+from lesson5.experiments.transfer import target_tasks
+from lesson5.models.vision import resnet34_body
+from lesson5.runner import run_script, seed_everything
+
+log = logging.getLogger("lesson5.transfer_probe")
+
+
+def main(smk):
+    torch.set_num_threads(smk.threads)
+    cfg, seeds, budgets = smk.params.transfer, smk.params.transfer["seeds"], smk.params.transfer["budgets"]
+    seed_everything(seeds[0])
+    with np.load(smk.input.data, allow_pickle=False) as npz:
+        tasks = target_tasks(dict(npz), cfg["target_classes"], budgets, seeds, cfg["valid_per_class"],
+                             smk.params.valid_seed, cfg["size"])
+    torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
+    weights = smk.input.body if smk.input.body else cfg["weights"]  # the pipeline's body, or imagenet / a file
+    bodies = {"pretrained": resnet34_body(weights, "resources/torch"), "random": resnet34_body("scratch")}
+    rows = []
+    for name, body in bodies.items():
+        valid = tasks[seeds[0]][budgets[0]]
+        valid_features, y_valid = pooled_features(body, valid.x_valid), valid.y_valid.numpy()
+        for seed in seeds:
+            largest = tasks[seed][max(budgets)]  # budgets are nested: one pass over the largest sample
+            features = pooled_features(body, largest.x_train)
+            for budget in budgets:
+                keep = np.isin(largest.index, tasks[seed][budget].index)
+                for layer, train_x in features.items():
+                    error = probe_error(train_x[keep], largest.y_train.numpy()[keep], valid_features[layer],
+                                        y_valid, c=smk.params.c)
+                    rows.append({"body": name, "layer": layer, "budget": budget, "seed": seed, "error_rate": error})
+            log.info("%s body, seed %d: %s", name, seed,
+                     ", ".join(f"{r['layer']}@{r['budget']} {r['error_rate']:.3f}" for r in rows[-len(budgets) * 3:]))
+    pd.DataFrame(rows).to_csv(smk.output[0], sep="\t", index=False, float_format="%.6g")
+
+
+run_script(snakemake, main)  # noqa: F821
