@@ -16,10 +16,11 @@ rule train_collab:
         f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}.tsv"
     conda:
         "../environment.yml"
-    threads: 1
+    threads: 1 if ML_MILLIONS < 1 else 2
     resources:
-        runtime=30,
-        mem_mb=2000,
+        runtime=ml_runtime(30, 3 * COLLAB["model"]["epochs"]),
+        mem_mb=ml_mem_mb(1500, 100),
+        gpu=1 if COLLAB["model"]["device"] == "cuda" else 0,
     params:
         run=COLLAB_RUNS.instance,
         collab=COLLAB["model"],
@@ -46,10 +47,10 @@ rule collab_lr_find:
         "results/benchmarks/collab_lr_find.tsv"
     conda:
         "../environment.yml"
-    threads: 1
+    threads: 1 if ML_MILLIONS < 1 else 2
     resources:
-        runtime=10,
-        mem_mb=2000,
+        runtime=ml_runtime(10, 1),
+        mem_mb=ml_mem_mb(1500, 100),
     params:
         collab=COLLAB["model"],
         seed=config["seed"],
@@ -89,7 +90,7 @@ rule plot_collab_main:
         "../environment.yml"
     resources:
         runtime=5,
-        mem_mb=1000,
+        mem_mb=ml_mem_mb(1000, 20),
     params:
         settings=COLLAB["model"],
     script:
@@ -127,8 +128,8 @@ rule interpret_collab:
     conda:
         "../environment.yml"
     resources:
-        runtime=5,
-        mem_mb=1000,
+        runtime=ml_runtime(5, 0.2),
+        mem_mb=ml_mem_mb(1000, 60),
     params:
         **COLLAB["interpret"],
     script:
@@ -146,33 +147,6 @@ rule aggregate_collab:
             category="Collaborative filtering",
             labels={"figure": "baselines"},
         ),
-        n_factors="results/collab/sweep_n_factors.tsv",
-        n_factors_plot=report(
-            "results/collab/sweep_n_factors.png",
-            caption="../workflow/report/collab_sweep_n_factors.rst",
-            category="Collaborative filtering",
-            labels={"figure": "n_factors sweep"},
-        ),
-        wd="results/collab/sweep_wd.tsv",
-        wd_plot=report(
-            "results/collab/sweep_wd.png",
-            caption="../workflow/report/collab_sweep_wd.rst",
-            category="Collaborative filtering",
-            labels={"figure": "weight-decay sweep"},
-        ),
-        bias_wd=report(
-            "results/collab/bias_wd.tsv",
-            caption="../workflow/report/collab_bias_wd.rst",
-            category="Collaborative filtering",
-            labels={"figure": "weight decay on the biases"},
-        ),
-        edges="results/collab/sweep_edges.tsv",
-        folds=report(
-            "results/collab/folds.tsv",
-            caption="../workflow/report/collab_folds.rst",
-            category="Collaborative filtering",
-            labels={"figure": "official folds"},
-        ),
     log:
         "logs/aggregate_collab.log",
     benchmark:
@@ -184,9 +158,62 @@ rule aggregate_collab:
         mem_mb=1000,
     params:
         runs=[run for run, _ in collab_run_records()],
-        base=COLLAB["model"],
     script:
         "../workflow/scripts/aggregate_collab.py"
+
+
+rule collab_sweep:
+    input:
+        runs=rules.aggregate_collab.output.runs,
+    output:
+        table="results/collab/sweep_{sweep}.tsv",
+        plot=report(
+            "results/collab/sweep_{sweep}.png",
+            caption="../workflow/report/collab_sweep.rst",
+            category="Collaborative filtering",
+            labels={"figure": "{sweep} sweep"},
+        ),
+        edges="results/collab/sweep_{sweep}_edges.tsv",
+    log:
+        "logs/collab_sweep/{sweep}.log",
+    benchmark:
+        "results/benchmarks/collab_sweep/{sweep}.tsv"
+    wildcard_constraints:
+        sweep="n_factors|wd",
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    params:
+        base=COLLAB["model"],
+    script:
+        "../workflow/scripts/collab_tables.py"
+
+
+rule collab_table:
+    input:
+        runs=rules.aggregate_collab.output.runs,
+    output:
+        report(
+            "results/collab/{table}.tsv",
+            caption="../workflow/report/collab_table.rst",
+            category="Collaborative filtering",
+            labels={"figure": "{table}"},
+        ),
+    log:
+        "logs/collab_table/{table}.log",
+    benchmark:
+        "results/benchmarks/collab_table/{table}.tsv"
+    wildcard_constraints:
+        table="bias_wd|folds",
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    script:
+        "../workflow/scripts/collab_tables.py"
 
 
 rule collab:
@@ -195,3 +222,5 @@ rule collab:
         rules.plot_collab_main.output,
         rules.interpret_collab.output,
         rules.aggregate_collab.output,
+        expand(rules.collab_sweep.output, sweep=COLLAB_SWEEPS),
+        expand("results/collab/{table}.tsv", table=COLLAB_TABLES),

@@ -9,6 +9,17 @@ ML = get_release(config["movielens"]["release"])
 ML_DIR = f"resources/movielens/{ML.name}"
 DATA_DIR = f"results/data/{ML.name}"
 ML_SPLITS = ["random", *ML.folds]
+# Resources that follow the release's size, so a cluster is asked for what a job needs; the figures
+# per million ratings were measured with benchmarks/movielens_scale.py (docs/benchmarks.md).
+ML_MILLIONS = ML.n_ratings / 1e6
+
+
+def ml_mem_mb(base, per_million):
+    return int(base + per_million * ML_MILLIONS)
+
+
+def ml_runtime(base, per_million):
+    return int(base + per_million * ML_MILLIONS)
 
 
 def how_to_fix(key, example):
@@ -19,23 +30,28 @@ def how_to_fix(key, example):
 
 
 def fetch_params(key, files):
-    """Params of a fetch rule: the source, one checksum (or None) per file, retry policy."""
-    given = config[key].get("checksums", {})
+    """Params of a fetch rule: the source, one checksum (or None: unverified) per file, limits."""
+    given = config[key].get("checksums") or {}
+    verify = config[key]["verify"]
     return dict(
         source=config[key]["source"],
-        checksums={name: given.get(name) for name in files},
+        checksums={name: given.get(name) if verify else None for name in files},
+        unverified_why="verify is false" if not verify else "no checksum configured",
         cache=f"resources/downloads/{key}",
         how_to_fix=how_to_fix(key, f"path/to/{ML.name if key == 'movielens' else key}"),
         timeout=config["download"]["timeout_s"],
         retries=config["download"]["retries"],
+        max_bytes=config["download"]["max_extract_mb"] * 2**20,
     )
 
 
 def split_inputs(wildcards):
-    """The random split derives from the parsed ratings; an official fold from its two files."""
+    """The random split derives from the parsed ratings; an official fold from its two files, checked
+    against the parsed ratings and items."""
+    parsed = {"ratings": f"{DATA_DIR}/ratings.parquet", "movies": f"{DATA_DIR}/items.parquet"}
     if wildcards.split == "random":
-        return {"ratings": f"{DATA_DIR}/ratings.parquet"}
-    return {part: f"{ML_DIR}/{wildcards.split}.{part}" for part in ("base", "test")}
+        return {"ratings": parsed["ratings"]}
+    return parsed | {part: f"{ML_DIR}/{wildcards.split}.{part}" for part in ("base", "test")}
 
 
 # ----- collaborative filtering runs -------------------------------------------------------------
@@ -66,7 +82,7 @@ def collab_run_table(cfg, folds):
         add("baselines", model=model)
     for n in cfg["sweeps"]["n_factors"]:
         add("n_factors", n_factors=n)
-    for mode, grid in cfg["sweeps"]["wd"].items():
+    for mode, grid in (cfg["sweeps"]["wd"] or {}).items():
         for wd in grid:
             add(f"wd/{mode}", wd=wd, wd_mode=mode)
     for model in ("bias", "dot"):
@@ -82,6 +98,11 @@ def collab_run_table(cfg, folds):
 
 COLLAB = config["collab"]
 COLLAB_TABLE = collab_run_table(COLLAB, ML.folds)
+# what the config sweeps (an empty list or map: not run) and the tables that exist for it
+COLLAB_SWEEPS = [name for name in ("n_factors", "wd") if COLLAB["sweeps"][name]]
+COLLAB_TABLES = ["bias_wd"] * bool(COLLAB["sweeps"]["bias_wd"]) + ["folds"] * bool(
+    COLLAB["folds"] and ML.folds
+)
 COLLAB_RUNS = Paramspace(COLLAB_TABLE[RUN_KEYS], param_sep="~")
 COLLAB_MAIN = dict(split="random", model="dot", **{k: COLLAB["model"][k] for k in RUN_KEYS[2:]})
 COLLAB_MAIN["wd"] = float(COLLAB_MAIN["wd"])

@@ -11,7 +11,7 @@ rule fetch_movielens:
     conda:
         "../environment.yml"
     resources:
-        runtime=20,
+        runtime=ml_runtime(20, 1),
         mem_mb=500,
     params:
         fetch=fetch_params("movielens", ML.files()),
@@ -23,6 +23,7 @@ rule parse_movielens:
     input:
         ratings=f"{ML_DIR}/{ML.ratings.file}",
         movies=f"{ML_DIR}/{ML.items.file}",
+        users=f"{ML_DIR}/{ML.users.file}" if ML.users else [],
     output:
         ratings=f"{DATA_DIR}/ratings.parquet",
         movies=f"{DATA_DIR}/items.parquet",
@@ -33,10 +34,11 @@ rule parse_movielens:
     conda:
         "../environment.yml"
     resources:
-        runtime=10,
-        mem_mb=2000,
+        runtime=ml_runtime(10, 0.5),
+        mem_mb=ml_mem_mb(1000, 60),
     params:
         release=ML.name,
+        max_problems=config["movielens"]["max_problems_per_check"],
     script:
         "../workflow/scripts/parse_movielens.py"
 
@@ -65,8 +67,8 @@ rule summarize_movielens:
     conda:
         "../environment.yml"
     resources:
-        runtime=10,
-        mem_mb=2000,
+        runtime=ml_runtime(10, 0.2),
+        mem_mb=ml_mem_mb(1000, 40),
     params:
         release=ML.name,
     script:
@@ -87,12 +89,13 @@ rule split_movielens:
     conda:
         "../environment.yml"
     resources:
-        runtime=10,
-        mem_mb=2000,
+        runtime=ml_runtime(10, 0.2),
+        mem_mb=ml_mem_mb(1000, 40),
     params:
         release=ML.name,
         valid_pct=config["movielens"]["valid_pct"],
         seed=config["movielens"]["split_seed"],
+        max_problems=config["movielens"]["max_problems_per_check"],
     script:
         "../workflow/scripts/split_movielens.py"
 

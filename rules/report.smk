@@ -4,12 +4,11 @@
 rule summary_table:
     input:
         collab_baselines=rules.aggregate_collab.output.baselines,
-        collab_bias_wd=rules.aggregate_collab.output.bias_wd,
-        collab_folds=rules.aggregate_collab.output.folds,
+        collab_tables=expand("results/collab/{table}.tsv", table=COLLAB_TABLES),
         one_cycle=rules.opt_one_cycle.output.table,
         transfer=rules.aggregate_transfer.output.table,
         transfer_paired=rules.aggregate_transfer.output.paired,
-        collab_edges=rules.aggregate_collab.output.edges,
+        collab_edges=expand(rules.collab_sweep.output.edges, sweep=COLLAB_SWEEPS),
         optimizer_edges=rules.aggregate_optimizers.output.edges,
         reference=workflow.source_path("../workflow/resources/reference_numbers.tsv"),
     output:

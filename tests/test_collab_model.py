@@ -226,14 +226,12 @@ def test_pca_components_are_orthonormal():
 
 
 def split_frame(tiny_ml):
-    from lesson5.data.movielens import get_release, parse_items, parse_ratings
-    from lesson5.data.schemas import validate_items, validate_ratings
+    from lesson5.data.movielens import get_release
+    from lesson5.data.schemas import parse_release
     from lesson5.data.splits import random_split
 
-    ml = get_release("ml-100k")
-    ratings = validate_ratings(parse_ratings(tiny_ml / "u.data", ml), ml, "u.data")
-    items = validate_items(parse_items(tiny_ml / "u.item", ml), "u.item")
-    return random_split(ratings, 0.2, 42), items
+    ratings, items = parse_release(get_release("ml-100k"), tiny_ml / "u.data", tiny_ml / "u.item", tiny_ml / "u.user")
+    return random_split(ratings.reset_index(drop=True), 0.2, 42), items
 
 
 def test_categories_are_learned_on_train_only(tiny_ml):

@@ -1,135 +1,206 @@
-"""Parsing and pandera validation of MovieLens files, each rule shown to reject a crafted bad file."""
+"""Reading and validating MovieLens releases: each check shown to reject a crafted bad file, once, at
+its real line, with or without checksums."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from lesson5.data.movielens import RELEASES, get_release, parse_items, parse_ratings
-from lesson5.data.schemas import check_items_known, validate_items, validate_ratings
+from lesson5.data.movielens import RELEASES, get_release
+from lesson5.data.schemas import parse_fold, parse_release
 from lesson5.data.splits import fold_split, random_split
+from lesson5.data.synthetic import write_release
 from lesson5.errors import DataValidationError
 
 ML = get_release("ml-100k")
 
 
-def load(folder):
-    ratings = validate_ratings(parse_ratings(folder / "u.data", ML), ML, "u.data")
-    items = validate_items(parse_items(folder / "u.item", ML), "u.item")
-    check_items_known(ratings, items, "u.data")
-    return ratings, items
+def load(folder, release=ML):
+    users = folder / release.users.file if release.users else None
+    return parse_release(release, folder / release.ratings.file, folder / release.items.file, users)
+
+
+def rewrite_line(path, line_no, new, encoding="latin-1"):
+    lines = path.read_text(encoding=encoding).splitlines()
+    lines[line_no - 1] = new
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+
+
+def expect_invalid(folder, *fragments, release=ML):
+    with pytest.raises(DataValidationError) as info:
+        load(folder, release)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+    return info.value
 
 
 def test_generated_data_parses_and_titles_decode_as_latin1(tiny_ml):
     ratings, items = load(tiny_ml)
     assert list(ratings.columns) == ["user", "item", "rating", "timestamp"]
     assert ratings.dtypes.map(str).tolist() == ["int64"] * 4
+    assert ratings.index[0] == 1 and ratings.index[-1] == len(ratings)  # the index is the file line
     assert items.loc[items.item == 1, "title"].item() == "Misérables, Les (1995)"
     assert (tiny_ml / "u.item").read_bytes().count("é".encode("latin-1")) >= 2
     with pytest.raises(UnicodeDecodeError):
         (tiny_ml / "u.item").read_bytes().decode("utf-8")
-
-
-def test_genres_fold_into_one_column(tiny_ml):
-    items = parse_items(tiny_ml / "u.item", ML)
-    assert list(items.columns) == ["item", "title", "release_date", "genres"]
-    assert items.genres.str.len().gt(0).all()
-
-
-def rewrite_line(path, line_no, new):
-    lines = path.read_text(encoding="latin-1").splitlines()
-    lines[line_no - 1] = new
-    path.write_text("\n".join(lines) + "\n", encoding="latin-1")
-
-
-def expect_invalid(folder, *fragments):
-    with pytest.raises(DataValidationError) as info:
-        load(folder)
-    for fragment in fragments:
-        assert fragment in str(info.value), str(info.value)
-    return info.value
+    assert list(items.columns) == ["item", "title", "release_date", "genres"] and items.genres.str.len().gt(0).all()
 
 
 def test_rating_out_of_range_names_line(tiny_ml):
     rewrite_line(tiny_ml / "u.data", 5, "1\t2\t6\t881250949")
     error = expect_invalid(tiny_ml, "u.data", "rating", "isin")
-    assert error.report.line.tolist() == [5]
-    assert error.report.failure_case.tolist() == [6]
+    assert error.report.line.tolist() == [5] and error.report.failure_case.tolist() == [6]
 
 
-def test_missing_column_is_named(tiny_ml):
+def test_one_bad_value_is_one_problem_at_its_line(tiny_ml):
+    """A single half-star in a whole-star release: one problem, not one per line."""
+    rewrite_line(tiny_ml / "u.data", 9, "1\t2\t3.5\t881250949")
+    error = expect_invalid(tiny_ml, "1 problem(s)", "integer expected")
+    assert error.report[["line", "column", "failure_case"]].values.tolist() == [[9, "rating", "3.5"]]
+
+
+def test_line_numbers_stay_true_after_a_blank_line(tiny_ml):
     lines = (tiny_ml / "u.data").read_text().splitlines()
-    (tiny_ml / "u.data").write_text("\n".join(l.rsplit("\t", 1)[0] for l in lines) + "\n")
-    expect_invalid(tiny_ml, "u.data", "expected 4", "found 3")
+    lines[10] = "1\t2\t9\t881250949"  # file line 11, which becomes 12 below the blank line
+    (tiny_ml / "u.data").write_text("\n".join(lines[:3] + [""] + lines[3:]) + "\n")
+    error = expect_invalid(tiny_ml, "blank")
+    assert sorted(zip(error.report.line, error.report.check)) == [(4, "line: blank")]
+    (tiny_ml / "u.data").write_text("\n".join(lines) + "\n")  # without the blank line the value is at 11
+    assert expect_invalid(tiny_ml, "isin").report.line.tolist() == [11]
 
 
-def test_duplicate_user_item_pair(tiny_ml):
-    first = (tiny_ml / "u.data").read_text().splitlines()[0]
-    rewrite_line(tiny_ml / "u.data", 7, first)
-    error = expect_invalid(tiny_ml, "u.data", "user", "item")
-    assert set(error.report.line) == {1, 7}
+def test_utf8_copy_of_a_latin1_items_file_is_refused(tiny_ml):
+    text = (tiny_ml / "u.item").read_text(encoding="latin-1")
+    (tiny_ml / "u.item").write_bytes(text.encode("utf-8"))  # a re-encoded copy: "MisÃ©rables" if read as latin-1
+    error = expect_invalid(tiny_ml, "u.item", "latin-1 file is UTF-8")
+    assert error.report.line.tolist() == [1]
 
 
-def test_unknown_item(tiny_ml):
-    rewrite_line(tiny_ml / "u.data", 3, "1\t999\t4\t881250949")
-    error = expect_invalid(tiny_ml, "u.data", "items table")
-    assert error.report.line.tolist() == [3] and error.report.failure_case.tolist() == [999]
+def test_utf8_release_that_does_not_decode_names_the_line(tmp_path):
+    release = get_release("ml-latest-small")
+    folder = write_release(tmp_path / "small", release, 30, 40, 600)
+    raw = (folder / "movies.csv").read_bytes().split(b"\n")
+    raw[7] = raw[7] + b"\xe9"  # a latin-1 byte in a UTF-8 file, on file line 8
+    (folder / "movies.csv").write_bytes(b"\n".join(raw))
+    error = expect_invalid(folder, "not utf-8", release=release)
+    assert error.report.line.tolist() == [8]
 
 
-def test_non_numeric_id(tiny_ml):
-    rewrite_line(tiny_ml / "u.data", 4, "abc\t2\t4\t881250949")
-    error = expect_invalid(tiny_ml, "u.data", "user")
-    assert 4 in error.report.line.tolist() and "abc" in error.report.failure_case.astype(str).tolist()
+@pytest.mark.parametrize("field, value, check", [(5, "2", "flag 0 or 1"), (None, None, "24 fields expected")])
+def test_items_rows_are_checked_field_by_field(tiny_ml, field, value, check):
+    lines = (tiny_ml / "u.item").read_text(encoding="latin-1").splitlines()
+    fields = lines[4].split("|")
+    if field is None:
+        fields = fields[:20]  # a row cut short
+    else:
+        fields[field] = value
+    rewrite_line(tiny_ml / "u.item", 5, "|".join(fields))
+    assert expect_invalid(tiny_ml, check).report.line.tolist() == [5]
 
 
-def test_truncated_file(tiny_ml):
-    data = (tiny_ml / "u.data").read_bytes()
-    last_tab = data.rstrip(b"\n").rfind(b"\t", 0, len(data) - 20)
-    (tiny_ml / "u.data").write_bytes(data[: last_tab - 2])  # cut inside the last row
-    expect_invalid(tiny_ml, "u.data")
+def test_csv_release_without_its_header_or_with_columns_swapped(tmp_path):
+    release = get_release("ml-latest-small")
+    folder = write_release(tmp_path / "small", release, 30, 40, 600)
+    lines = (folder / "ratings.csv").read_text().splitlines()
+    (folder / "ratings.csv").write_text("\n".join(lines[1:]) + "\n")
+    assert "header: missing" in str(expect_invalid(folder, "first line is data", release=release))
+    (folder / "ratings.csv").write_text("\n".join(["movieId,userId,rating,timestamp"] + lines[1:]) + "\n")
+    expect_invalid(folder, "columns in another order", release=release)
+
+
+def test_a_last_line_cut_inside_its_timestamp(tiny_ml):
+    text = (tiny_ml / "u.data").read_text()
+    (tiny_ml / "u.data").write_text(text[:-5])  # "...\t88125" and no newline
+    error = expect_invalid(tiny_ml, "no newline at the end")
+    n = len(text.splitlines())
+    assert error.report.line.tolist() == [n]
+    (tiny_ml / "u.data").write_text(text[:-5] + "\n")  # cut, then a newline: a 1970 timestamp
+    error = expect_invalid(tiny_ml, "timestamp", "in_range")
+    assert error.report.line.tolist() == [n]
+
+
+def test_each_check_lists_at_most_n_problems_with_its_total(tiny_ml):
+    lines = (tiny_ml / "u.data").read_text().splitlines()
+    for k in range(30):
+        u, i, _, t = lines[k].split("\t")
+        lines[k] = f"{u}\t{i}\t7\t{t}"
+    (tiny_ml / "u.data").write_text("\n".join(lines) + "\n")
+    error = expect_invalid(tiny_ml, "30 problem(s)", "at most 10 per check")
+    assert len(error.report) == 10 and error.report.line.tolist() == list(range(1, 11))
+
+
+@pytest.mark.parametrize("edit, fragment, line", [
+    ("1\t2\t3", "4 fields expected", 3),
+    ("x\t2\t3\t881250949", "integer expected", 3),
+    ("0\t2\t3\t881250949", "greater_than_or_equal_to(1)", 3),
+])
+def test_malformed_rows(tiny_ml, edit, fragment, line):
+    rewrite_line(tiny_ml / "u.data", line, edit)
+    assert expect_invalid(tiny_ml, fragment).report.line.tolist() == [line]
+
+
+def test_duplicate_pair_unknown_item_and_unknown_user(tiny_ml):
+    lines = (tiny_ml / "u.data").read_text().splitlines()
+    (tiny_ml / "u.data").write_text("\n".join(lines + [lines[0]]) + "\n")
+    error = expect_invalid(tiny_ml, "rates the same item twice")
+    assert sorted(error.report.line) == [1, len(lines) + 1]  # both rows, once each
+    (tiny_ml / "u.data").write_text("\n".join(lines + ["1\t999\t3\t881250949"]) + "\n")
+    expect_invalid(tiny_ml, "item is listed in the items table")
+    (tiny_ml / "u.data").write_text("\n".join(lines + ["777\t1\t3\t881250949"]) + "\n")
+    expect_invalid(tiny_ml, "user is listed in the users table")
 
 
 def test_empty_title(tiny_ml):
     lines = (tiny_ml / "u.item").read_text(encoding="latin-1").splitlines()
-    fields = lines[9].split("|")
-    fields[1] = ""
-    rewrite_line(tiny_ml / "u.item", 10, "|".join(fields))
-    error = expect_invalid(tiny_ml, "u.item", "title")
-    assert error.report.line.tolist() == [10]
+    rewrite_line(tiny_ml / "u.item", 3, "|".join(["3", "", *lines[2].split("|")[2:]]))
+    expect_invalid(tiny_ml, "title")
+
+
+def test_fold_files_are_checked_against_the_release(tiny_ml):
+    ratings, items = load(tiny_ml)
+    lines = (tiny_ml / "u1.base").read_text().splitlines()
+    u, i, r, t = lines[2].split("\t")
+    lines[2] = f"{u}\t{i}\t{6 - int(r) if int(r) != 3 else 4}\t{t}"  # a rating that differs from u.data's
+    lines[4] = "1\t555\t3\t881250949"  # an item nobody knows
+    (tiny_ml / "u1.base").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataValidationError) as info:
+        parse_fold(ML, tiny_ml / "u1.base", ratings, items)
+    checks = info.value.report.groupby("line").check.agg(set)
+    assert checks[3] == {"the row equals its rating in the ratings file"}
+    assert "item is listed in the items table" in checks[5]
 
 
 def test_random_split_is_fastais_positional_split():
-    ratings = pd.DataFrame({"user": range(1, 101), "item": 1, "rating": 3, "timestamp": 0})
+    ratings = pd.DataFrame({"user": range(100), "item": range(100), "rating": [3] * 100, "timestamp": range(100)})
     split = random_split(ratings, 0.1, 42)
-    import numpy as np
-    expected = np.random.default_rng(42).permutation(100)[:10]
-    assert sorted(np.flatnonzero(split.is_valid)) == sorted(expected)
-    assert split.equals(random_split(ratings, 0.1, 42))
+    order = np.random.default_rng(42).permutation(100)
+    assert sorted(np.flatnonzero(split.is_valid)) == sorted(order[:10])
+    assert split.is_valid.sum() == 10
 
 
 def test_fold_split_marks_test_rows(tiny_ml):
-    base = validate_ratings(parse_ratings(tiny_ml / "u1.base", ML), ML, "u1.base")
-    test = validate_ratings(parse_ratings(tiny_ml / "u1.test", ML), ML, "u1.test")
+    ratings, items = load(tiny_ml)
+    base, test = (parse_fold(ML, tiny_ml / f"u1.{p}", ratings, items) for p in ("base", "test"))
     split = fold_split(base, test)
-    assert split.is_valid.sum() == len(test) and (~split.is_valid).sum() == len(base)
+    assert split.is_valid.sum() == len(test) and len(split) == len(ratings)
 
 
 def test_every_release_lists_its_files():
-    assert RELEASES["ml-100k"].files()[:3] == ["u.data", "u.item", "u.user"]
-    assert "u5.test" in RELEASES["ml-100k"].files()
-    assert RELEASES["ml-1m"].ratings.sep == "::" and RELEASES["ml-1m"].items.encoding == "latin-1"
-    assert not RELEASES["ml-latest-small"].integer_ratings
+    for release in RELEASES.values():
+        files = release.files()
+        assert files[0] == release.ratings.file and release.items.file in files
+        assert len(files) == len(set(files))
+    assert len(get_release("ml-100k").files()) == 3 + 10
 
 
-def test_half_star_release_parses(tmp_path):
-    release = get_release("ml-latest-small")
-    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.5,964982703\n1,3,4.0,964981247\n")
-    (tmp_path / "movies.csv").write_text('movieId,title,genres\n1,"Toy Story (1995)",Animation\n3,"Grumpier Old Men, The (1995)",Comedy\n')
-    ratings = validate_ratings(parse_ratings(tmp_path / "ratings.csv", release), release, "ratings.csv")
-    items = validate_items(parse_items(tmp_path / "movies.csv", release), "movies.csv")
-    assert ratings.rating.tolist() == [4.5, 4.0]
-    assert items.title.tolist()[1] == "Grumpier Old Men, The (1995)"
-    assert ratings.index.tolist() == [2, 3]  # line numbers count the header
+@pytest.mark.parametrize("name", ["ml-1m", "ml-10m", "ml-latest-small", "ml-25m"])
+def test_every_format_parses(tmp_path, name):
+    release = get_release(name)
+    folder = write_release(tmp_path / name, release, 40, 50, 1000)
+    ratings, items = load(folder, release)
+    assert len(ratings) > 900 and ratings.rating.isin(release.ratings_values).all()
+    assert items.title.str.contains("Misérables").any()
 
 
 def test_unknown_release():
-    with pytest.raises(DataValidationError, match="ml-1m"):
-        get_release("ml-2k")
+    with pytest.raises(DataValidationError, match="unknown MovieLens release"):
+        get_release("ml-5m")

@@ -13,24 +13,29 @@ FILES = ["u.data", "u.item", "u.user"]
 
 
 class Server:
-    """A real HTTP server on 127.0.0.1 serving one payload; the first ``drops`` requests are cut short."""
+    """A real HTTP server on 127.0.0.1 serving one payload (or {file name: payload}); the first
+    ``drops`` requests are cut short."""
 
-    def __init__(self, payload: bytes, drops: int = 0):
+    def __init__(self, payload, drops: int = 0):
         self.payload, self.drops, self.requests = payload, drops, 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.requests += 1
+                body = outer.payload if isinstance(outer.payload, bytes) else outer.payload.get(self.path.rsplit("/", 1)[-1])
+                if body is None:
+                    self.send_error(404)
+                    return
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(outer.payload)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if outer.requests <= outer.drops:
-                    self.wfile.write(outer.payload[: len(outer.payload) // 2])
+                    self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(outer.payload)
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -120,3 +125,94 @@ def test_missing_file_in_source_is_named(tiny_ml, tmp_path):
 def test_missing_source_path(tmp_path):
     with pytest.raises(SourceUnavailable, match="no such file or folder"):
         fetch_files(str(tmp_path / "nope"), {"u.data": None}, tmp_path / "d", cache=tmp_path / "c", how_to_fix="")
+
+
+@pytest.fixture
+def no_hang():
+    """Fail instead of hanging: a source that blocks (a FIFO) must be refused before it is opened."""
+    import signal
+
+    def fail(*_):
+        raise TimeoutError("the fetch blocked: it opened a source it should have refused")
+
+    signal.signal(signal.SIGALRM, fail)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "socket", "fifo_in_folder"])
+def test_sources_that_are_not_files_or_folders_are_refused_unread(kind, tmp_path, no_hang):
+    import os
+    import socket
+
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "pipe")
+        source, what = tmp_path / "pipe", "named pipe"
+    elif kind == "device":
+        source, what = "/dev/zero", "character device"
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(tmp_path / "sock"))
+        source, what = tmp_path / "sock", "socket"
+    else:
+        (tmp_path / "folder").mkdir()
+        os.mkfifo(tmp_path / "folder" / "u.data")
+        source, what = tmp_path / "folder", "named pipe"
+    with pytest.raises(SourceUnavailable, match=what) as info:
+        fetch_files(str(source), {"u.data": None}, tmp_path / "d", cache=tmp_path / "c", how_to_fix="")
+    assert "regular file" in str(info.value)
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("source", ["ftp://example.org/ml-100k.zip", "s3://bucket/ml-100k.zip"])
+def test_unsupported_url_schemes_are_refused(source, tmp_path):
+    with pytest.raises(SourceUnavailable, match="sources are not supported"):
+        fetch_files(source, {"u.data": None}, tmp_path / "d", cache=tmp_path / "c", how_to_fix="")
+
+
+def test_zip_and_gzip_bombs_stop_at_the_cap(tmp_path):
+    import gzip
+    import zipfile
+
+    zeros = bytes(8 << 20)  # 8 MB of zeros: a few KB compressed
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ml-100k/u.data", zeros)
+    assert (tmp_path / "bomb.zip").stat().st_size < 100_000
+    with pytest.raises(SourceUnavailable, match="more than 1 MB"):
+        fetch_files(str(tmp_path / "bomb.zip"), {"u.data": None}, tmp_path / "d", cache=tmp_path / "c",
+                    how_to_fix="", max_bytes=1 << 20)
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "u.data.gz").write_bytes(gzip.compress(zeros))
+    with pytest.raises(SourceUnavailable, match="zip bomb"):
+        fetch_files(str(tmp_path / "gz"), {"u.data": None}, tmp_path / "d", cache=tmp_path / "c",
+                    how_to_fix="", max_bytes=1 << 20)
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_download_that_fails_verification_is_dropped_from_the_cache(tmp_path):
+    import gzip
+
+    names = {"train-labels-idx1-ubyte": None}
+    cache = tmp_path / "cache"
+    with Server({"train-labels-idx1-ubyte.gz": b"not gzip at all"}) as server:
+        url = server.url.rsplit("/", 1)[0] + "/"
+        with pytest.raises(SourceUnavailable, match="was deleted; the next run downloads it again"):
+            fetch_files(url, names, tmp_path / "d", cache=cache, how_to_fix="", retries=1)
+        assert not cache.exists() or not any(cache.iterdir())
+        server.payload = {"train-labels-idx1-ubyte.gz": gzip.compress(b"labels")}
+        out = fetch_files(url, names, tmp_path / "d", cache=cache, how_to_fix="", retries=1)
+        assert server.requests == 2  # the second run asked again instead of reusing the bad copy
+    assert out["train-labels-idx1-ubyte"].read_bytes() == b"labels"
+
+
+def test_stale_staging_folders_are_removed_and_unverified_files_warned_once(tiny_ml, tmp_path, caplog):
+    stale = tmp_path / "d" / ".staging-killed"
+    stale.mkdir(parents=True)
+    (stale / "u.data").write_text("half")
+    with caplog.at_level("WARNING"):
+        fetch_files(str(tiny_ml), {n: None for n in FILES}, tmp_path / "d", cache=tmp_path / "c", how_to_fix="",
+                    unverified_why="verify is false")
+    assert not stale.exists()
+    warnings = [r.getMessage() for r in caplog.records if "not verified" in r.getMessage()]
+    assert len(warnings) == len(FILES) and all("verify is false" in w for w in warnings)

@@ -191,3 +191,16 @@ def test_tiny_budgets_get_at_least_min_steps():
     assert stage_epochs(4, n_batches=1, min_steps=20) == 20
     assert stage_epochs(4, n_batches=8, min_steps=20) == 4
     assert stage_epochs(2, n_batches=3, min_steps=20) == 7
+
+
+def test_best_of_a_sweep_and_its_grid_edge_even_with_repeated_index_labels():
+    from lesson5.analysis.sweeps import edge_optima, mark_best
+
+    grids = pd.concat([pd.DataFrame({"opt": o, "lr": [0.01, 0.1, 1.0], "valid_loss": loss})
+                       for o, loss in (("sgd", [0.5, 0.4, 0.6]), ("adam", [0.3, 0.4, 0.9]))])  # index 0,1,2 twice
+    marked = mark_best(grids, "lr", "valid_loss", by=["opt"])
+    assert marked.best.sum() == 2
+    assert marked[marked.best].set_index("opt").lr.to_dict() == {"sgd": 0.1, "adam": 0.01}
+    assert marked[marked.best_on_edge].opt.tolist() == ["adam"]
+    lines = edge_optima(marked, "lr grid", "lr", by=["opt"])
+    assert len(lines) == 1 and "opt adam" in lines[0] and "smallest" in lines[0]

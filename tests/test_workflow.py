@@ -84,7 +84,7 @@ def test_invalid_ratings_fail_with_a_report(workdir):
     (source / "u.data").write_text("\n".join(lines) + "\n")
     proc = snakemake("data", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", cwd=workdir)
     assert proc.returncode != 0
-    assert "problem(s) in the ratings table" in proc.stdout and "Traceback" not in proc.stdout
+    assert "1 problem(s) in the ml-100k release" in proc.stdout and "Traceback" not in proc.stdout
     report = pd.read_csv(workdir / "logs" / "parse_movielens" / "ml-100k.log.errors.tsv", sep="\t")
     assert report.line.tolist() == [10] and report.column.tolist() == ["rating"]
     assert not (workdir / "results" / "data" / "ml-100k" / "ratings.parquet").exists()
@@ -212,3 +212,47 @@ def test_dry_run_through_the_slurm_profile(monkeypatch):
     monkeypatch.setenv("SLURM_ACCOUNT", "lesson5")
     proc = snakemake("-n", "--profile", ROOT / "profiles" / "slurm", "all", check=True)
     assert "train_collab" in proc.stdout and "finetune" in proc.stdout
+
+
+def job_pids(script: str) -> list[int]:
+    """Processes running a rule's script (Snakemake copies it to .snakemake/scripts/tmp*.<script>)."""
+    out = subprocess.run(["pgrep", "-f", f"scripts/tmp.*{script}"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.e2e
+def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
+    """kill -9 of pretrain_body after its first checkpoint; the rerun continues from it and ends with
+    the history of an uninterrupted run, and the checkpoint is gone once the outputs are written."""
+    import os
+    import signal
+    import time
+
+    more_epochs = ["--config", "transfer={'pretrain': {'epochs': 4, 'bs': 16}}"]
+    histories = {}
+    for name in ("killed", "uninterrupted"):
+        work = tmp_path / name
+        shutil.copytree(ROOT / "profiles", work / "profiles")
+        tiny_sources(work)
+        cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "pretrain_body", "--configfile",
+               str(ROOT / "config" / "tiny.yaml"), "--cores", "1", *more_epochs]
+        if name == "killed":
+            proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            checkpoint, deadline = work / "checkpoints" / "pretrain_body" / "fit.pt", time.time() + 300
+            while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert checkpoint.exists(), proc.communicate()[0][-3000:]
+            for pid in job_pids("pretrain_body.py"):
+                os.kill(pid, signal.SIGKILL)
+            output = proc.communicate(timeout=120)[0]
+            assert proc.returncode != 0, output[-3000:]  # the job died mid-run
+            assert not (work / "results/transfer/pretrained_body.pt").exists()
+        rerun = subprocess.run(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stdout[-3000:]
+        if name == "killed":
+            assert "resumed from checkpoints/pretrain_body/fit.pt" in (work / "logs/pretrain_body.log").read_text()
+        assert not (work / "checkpoints").exists()
+        histories[name] = pd.read_csv(work / "results/transfer/pretrain_history.tsv", sep="\t")
+    a, b = (h.drop(columns="seconds") for h in histories.values())
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+from pathlib import Path
 
 from lesson5.errors import DataValidationError, PipelineError
 
@@ -34,6 +35,8 @@ def run_script(smk, main):
     failed job (Snakemake deletes a failed job's outputs, not its logs).
     """
     log_path = smk.log[0] if len(smk.log) else None
+    if log_path:  # a report from an earlier failed run of this job must not outlive it
+        Path(f"{log_path}.errors.tsv").unlink(missing_ok=True)
     setup_logging(log_path)
     try:
         main(smk)

@@ -14,7 +14,8 @@ def main(smk):
     p = smk.params.fetch
     dest = Path(smk.output[0]).parent
     fetch_files(p["source"], dict(p["checksums"]), dest, cache=p["cache"], how_to_fix=p["how_to_fix"],
-                timeout=p["timeout"], retries=p["retries"])
+                timeout=p["timeout"], retries=p["retries"], max_bytes=p["max_bytes"],
+                unverified_why=p["unverified_why"])
 
 
 run_script(snakemake, main)  # noqa: F821 (injected by Snakemake)

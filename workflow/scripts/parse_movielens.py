@@ -1,4 +1,4 @@
-"""Rule parse_movielens: raw MovieLens files -> validated ratings.parquet and items.parquet."""
+"""Rule parse_movielens: a release's raw files -> validated ratings.parquet and items.parquet."""
 
 import sys
 
@@ -6,8 +6,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 packa
 
 import logging
 
-from lesson5.data.movielens import get_release, parse_items, parse_ratings
-from lesson5.data.schemas import check_items_known, validate_items, validate_ratings
+from lesson5.data.movielens import get_release
+from lesson5.data.schemas import parse_release
 from lesson5.runner import run_script
 
 log = logging.getLogger("lesson5.parse_movielens")
@@ -15,9 +15,8 @@ log = logging.getLogger("lesson5.parse_movielens")
 
 def main(smk):
     release = get_release(smk.params.release)
-    ratings = validate_ratings(parse_ratings(smk.input.ratings, release), release, smk.input.ratings)
-    items = validate_items(parse_items(smk.input.movies, release), smk.input.movies)
-    check_items_known(ratings, items, smk.input.ratings)
+    ratings, items = parse_release(release, smk.input.ratings, smk.input.movies, smk.input.get("users"),
+                                   limit=smk.params.max_problems)
     log.info("%d ratings by %d users of %d items; %d items described", len(ratings),
              ratings.user.nunique(), ratings.item.nunique(), len(items))
     ratings.reset_index(drop=True).to_parquet(smk.output.ratings, index=False)

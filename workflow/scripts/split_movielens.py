@@ -8,8 +8,8 @@ import logging
 
 import pandas as pd
 
-from lesson5.data.movielens import get_release, parse_ratings
-from lesson5.data.schemas import validate_ratings
+from lesson5.data.movielens import get_release
+from lesson5.data.schemas import parse_fold
 from lesson5.data.splits import fold_split, random_split
 from lesson5.runner import run_script
 
@@ -18,15 +18,15 @@ log = logging.getLogger("lesson5.split_movielens")
 
 def main(smk):
     p = smk.params
+    ratings = pd.read_parquet(smk.input.ratings)
     if smk.wildcards.split == "random":
-        split = random_split(pd.read_parquet(smk.input.ratings), p.valid_pct, p.seed)
+        split = random_split(ratings, p.valid_pct, p.seed)
     else:
-        release = get_release(p.release)
-        base, test = (validate_ratings(parse_ratings(f, release), release, f)
+        release, items = get_release(p.release), pd.read_parquet(smk.input.movies)
+        base, test = (parse_fold(release, f, ratings, items, limit=p.max_problems)
                       for f in (smk.input.base, smk.input.test))
-        split = fold_split(base, test)
-    log.info("split %s: %d train, %d valid rows", smk.wildcards.split,
-             (~split.is_valid).sum(), split.is_valid.sum())
+        split = fold_split(base.reset_index(drop=True), test.reset_index(drop=True))
+    log.info("split %s: %d train, %d valid rows", smk.wildcards.split, (~split.is_valid).sum(), split.is_valid.sum())
     split.to_parquet(smk.output[0], index=False)
 
 

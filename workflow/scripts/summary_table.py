@@ -4,6 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
+from pathlib import Path
+
 import pandas as pd
 
 from lesson5.analysis.summary import key_figures, summary_table
@@ -12,10 +14,11 @@ from lesson5.runner import run_script
 
 def main(smk):
     i = smk.input
-    figures = key_figures(*(pd.read_csv(path, sep="\t") for path in (i.collab_baselines, i.collab_bias_wd,
-                                                                         i.collab_folds, i.one_cycle)),
-                          pd.read_csv(i.transfer, sep="\t", comment="#"), pd.read_csv(i.transfer_paired, sep="\t"))
-    edges = [line for path in (i.collab_edges, i.optimizer_edges) for line in pd.read_csv(path, sep="\t").sweep_edge]
+    tables = {Path(path).stem: pd.read_csv(path, sep="\t") for path in i.collab_tables}  # bias_wd, folds: if run
+    figures = key_figures(pd.read_csv(i.collab_baselines, sep="\t"), tables.get("bias_wd"), tables.get("folds"),
+                          pd.read_csv(i.one_cycle, sep="\t"), pd.read_csv(i.transfer, sep="\t", comment="#"),
+                          pd.read_csv(i.transfer_paired, sep="\t"))
+    edges = [line for path in [*i.collab_edges, i.optimizer_edges] for line in pd.read_csv(path, sep="\t").sweep_edge]
     table = summary_table(figures, pd.read_csv(i.reference, sep="\t"), edges)
     table.to_csv(smk.output[0], sep="\t", index=False, float_format="%.4f")
 

@@ -16,8 +16,7 @@ def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle, trans
                 transfer_paired=None) -> dict[str, tuple]:
     """Measured key figure per experiment name (as in reference_numbers.tsv): (value, std, what)."""
     dot = collab_baselines.set_index("model").loc["dot"]
-    by_decay = collab_bias_wd.set_index(["model", "bias_wd"])
-    folds = collab_folds.set_index("split")
+    by_decay = collab_bias_wd.set_index(["model", "bias_wd"]) if collab_bias_wd is not None else pd.DataFrame()
     runs = transfer_table[transfer_table.method.isin(TRANSFER_STRATEGIES)]
     largest = runs[runs.budget == runs.budget.max()].sort_values("error_rate_mean")
     best = largest.iloc[0]
@@ -26,9 +25,11 @@ def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle, trans
         lesson = by_decay.loc[("dot", True)]
         figures[COLLAB_LESSON_DECAY] = (lesson.valid_rmse_mean, lesson.valid_rmse_std,
                                         "dot product, main settings but bias_wd true")
+    if collab_folds is not None:
+        folds = collab_folds.set_index("split")
+        figures["collab valid RMSE (official folds u1-u5, mean)"] = (folds.loc["mean", "valid_rmse"],
+                                                                     folds.loc["std", "valid_rmse"], "main settings")
     return figures | {
-        "collab valid RMSE (official folds u1-u5, mean)": (folds.loc["mean", "valid_rmse"],
-                                                           folds.loc["std", "valid_rmse"], "main settings"),
         "fit_one_cycle(1, 1e-2) valid accuracy": (one_cycle.accuracy.iloc[-1], float("nan"), "one seed"),
         "transfer best valid error rate": (best.error_rate_mean, best.error_rate_std,
                                            f"strategy {best.method}, {best.budget} labels/class"),

@@ -10,7 +10,7 @@ def mark_best(table: pd.DataFrame, x: str, metric: str, by: list[str] | None = N
               lower_is_better: bool = True) -> pd.DataFrame:
     """``table`` with two columns added: ``best`` (the row of the best mean ``metric`` in each ``by``
     group) and ``best_on_edge`` (that best sits at the smallest or largest ``x`` of its grid)."""
-    out = table.copy()
+    out = table.reset_index(drop=True)  # positions: a table concatenated from files repeats index labels
     out["best"], out["best_on_edge"] = False, False
     groups = out.groupby(by, sort=False) if by else [(None, out)]
     for _, part in groups:
@@ -32,8 +32,10 @@ def edge_optima(table: pd.DataFrame, sweep: str, x: str, by: list[str] | None = 
         group = ", ".join(f"{k} {row[k]}" for k in (by or []))
         grid = table[(table[by] == row[by]).all(axis=1)][x] if by else table[x]
         side = "largest" if row[x] == grid.max() else "smallest"
+        beyond = ("0 is as low as it goes: this training gains nothing from it" if row[x] == 0 and side == "smallest"
+                  else "the optimum may lie beyond it")
         lines.append(f"{sweep}{f' ({group})' if group else ''}: best {x} {row[x]:g} is the grid's {side} value "
-                     f"(grid {', '.join(f'{v:g}' for v in sorted(grid))}); the optimum may lie beyond it")
+                     f"(grid {', '.join(f'{v:g}' for v in sorted(grid))}); {beyond}")
     return lines
 
 

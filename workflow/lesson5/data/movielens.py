@@ -1,6 +1,6 @@
-"""MovieLens releases: where they live, how their files are laid out, and how to parse them.
+"""MovieLens releases: where they live, how their files are laid out, and how to read them.
 
-Adding a release is one ``Release`` entry in ``RELEASES``; parsing, validation and splitting are shared.
+Adding a release is one ``Release`` entry in ``RELEASES``; reading, validation and splitting are shared.
 Parsed tables use one canonical layout whatever the release:
   ratings: user, item, rating, timestamp   (row order = the ratings file's order)
   items:   item, title, release_date, genres
@@ -8,11 +8,13 @@ Parsed tables use one canonical layout whatever the release:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from lesson5.data.tables import Problems, TableFormat, read_numeric, scan_lines
 from lesson5.errors import DataValidationError
 
 ML100K_GENRES = (
@@ -20,14 +22,33 @@ ML100K_GENRES = (
     "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
 ).split()
 
+RATINGS_COLUMNS = ("user", "item", "rating", "timestamp")
+CSV_RATINGS_HEADER = ("userId", "movieId", "rating", "timestamp")
+HALF_STARS = tuple(x / 2 for x in range(1, 11))
+WHOLE_STARS = (1, 2, 3, 4, 5)
 
-@dataclass(frozen=True)
-class TableFormat:
-    file: str
-    sep: str
-    columns: tuple[str, ...]
-    encoding: str = "utf-8"
-    header: bool = False
+
+def utc(day: str) -> int:
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+
+
+def ratings_format(file: str, sep: str, integer: bool, header=(), encoding="utf-8") -> TableFormat:
+    return TableFormat(file, sep, RATINGS_COLUMNS, ("int", "int", "int" if integer else "float", "int"),
+                       header=header, encoding=encoding, quoted=sep == ",")
+
+
+def csv_release(name: str, url: str, first: str, last: str, **kw) -> "Release":
+    """The CSV releases since ml-20m: UTF-8, one header row, quoted titles, half-star ratings."""
+    return Release(
+        name=name,
+        url=url,
+        ratings=ratings_format("ratings.csv", ",", integer=False, header=CSV_RATINGS_HEADER),
+        items=TableFormat("movies.csv", ",", ("item", "title", "genres"), ("int", "text", "text"),
+                          header=("movieId", "title", "genres"), quoted=True),
+        ratings_values=HALF_STARS,
+        timestamps=(utc(first), utc(last)),
+        **kw,
+    )
 
 
 @dataclass(frozen=True)
@@ -37,9 +58,14 @@ class Release:
     ratings: TableFormat
     items: TableFormat
     ratings_values: tuple[float, ...]  # every allowed rating
-    extra_files: tuple[str, ...] = ()  # fetched and checksummed beside the two tables
+    timestamps: tuple[int, int | None]  # the release's collection period (unix seconds; None: up to now)
+    users: TableFormat | None = None  # a table of users, where the release has one
+    extra_files: tuple[str, ...] = ()  # fetched and checksummed beside the tables
     folds: tuple[str, ...] = ()  # official splits: <fold>.base / <fold>.test in the ratings format
-    genre_flags: tuple[str, ...] = field(default=())  # n-hot genre columns (ml-100k); else a '|' list
+    genre_flags: tuple[str, ...] = ()  # n-hot genre columns (ml-100k); else a '|' list
+    n_ratings: int = 0  # as published, for sizing the jobs' resources
+    n_users: int = 0
+    n_items: int = 0
 
     @property
     def integer_ratings(self) -> bool:
@@ -47,11 +73,13 @@ class Release:
 
     def files(self) -> list[str]:
         """Every file the pipeline fetches for this release, in a stable order."""
+        users = [self.users.file] if self.users else []
         fold_files = [f"{f}.{part}" for f in self.folds for part in ("base", "test")]
-        return [self.ratings.file, self.items.file, *self.extra_files, *fold_files]
+        return [self.ratings.file, self.items.file, *users, *self.extra_files, *fold_files]
 
+    def fold_format(self, file: str) -> TableFormat:
+        return TableFormat(file, self.ratings.sep, self.ratings.columns, self.ratings.types, encoding=self.ratings.encoding)
 
-RATINGS_COLUMNS = ("user", "item", "rating", "timestamp")
 
 RELEASES: dict[str, Release] = {
     r.name: r
@@ -59,32 +87,58 @@ RELEASES: dict[str, Release] = {
         Release(
             name="ml-100k",
             url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-            ratings=TableFormat("u.data", "\t", RATINGS_COLUMNS),
-            items=TableFormat(
-                "u.item",
-                "|",
-                ("item", "title", "release_date", "video_release_date", "imdb_url", *ML100K_GENRES),
-                encoding="latin-1",
-            ),
-            ratings_values=(1, 2, 3, 4, 5),
-            extra_files=("u.user",),
+            ratings=ratings_format("u.data", "\t", integer=True),
+            items=TableFormat("u.item", "|",
+                              ("item", "title", "release_date", "video_release_date", "imdb_url", *ML100K_GENRES),
+                              ("int", "text", "text", "text", "text", *["flag"] * len(ML100K_GENRES)),
+                              encoding="latin-1"),
+            users=TableFormat("u.user", "|", ("user", "age", "gender", "occupation", "zip"),
+                              ("int", "int", "text", "text", "text"), encoding="latin-1"),
+            ratings_values=WHOLE_STARS,
+            timestamps=(utc("1997-09-01"), utc("1998-05-01")),  # collected 1997-09-19 .. 1998-04-22
             folds=("u1", "u2", "u3", "u4", "u5"),
             genre_flags=tuple(ML100K_GENRES),
+            n_ratings=100_000, n_users=943, n_items=1_682,
         ),
         Release(
             name="ml-1m",
             url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
-            ratings=TableFormat("ratings.dat", "::", RATINGS_COLUMNS, encoding="latin-1"),
-            items=TableFormat("movies.dat", "::", ("item", "title", "genres"), encoding="latin-1"),
-            ratings_values=(1, 2, 3, 4, 5),
-            extra_files=("users.dat",),
+            ratings=ratings_format("ratings.dat", "::", integer=True, encoding="latin-1"),
+            items=TableFormat("movies.dat", "::", ("item", "title", "genres"), ("int", "text", "text"),
+                              encoding="latin-1"),
+            users=TableFormat("users.dat", "::", ("user", "gender", "age", "occupation", "zip"),
+                              ("int", "text", "int", "int", "text"), encoding="latin-1"),
+            ratings_values=WHOLE_STARS,
+            timestamps=(utc("2000-04-01"), utc("2003-03-31")),  # 2000-04-25 .. 2003-02-28
+            n_ratings=1_000_209, n_users=6_040, n_items=3_706,
         ),
         Release(
-            name="ml-latest-small",
+            name="ml-10m",  # the archive's folder is ml-10M100K; no users table
+            url="https://files.grouplens.org/datasets/movielens/ml-10m.zip",
+            ratings=ratings_format("ratings.dat", "::", integer=False),
+            # its README names no encoding; latin-1 as the other ".dat" releases (not checked here:
+            # if a copy is UTF-8 the encoding check says so)
+            items=TableFormat("movies.dat", "::", ("item", "title", "genres"), ("int", "text", "text"),
+                              encoding="latin-1"),
+            ratings_values=HALF_STARS,
+            timestamps=(utc("1995-01-01"), utc("2009-02-01")),  # 1995-01-09 .. 2009-01-05
+            n_ratings=10_000_054, n_users=69_878, n_items=10_677,
+        ),
+        csv_release("ml-20m", "https://files.grouplens.org/datasets/movielens/ml-20m.zip", "1995-01-01",
+                    "2015-04-01", n_ratings=20_000_263, n_users=138_493, n_items=26_744),
+        csv_release("ml-25m", "https://files.grouplens.org/datasets/movielens/ml-25m.zip", "1995-01-01",
+                    "2019-11-22", n_ratings=25_000_095, n_users=162_541, n_items=59_047),
+        csv_release("ml-32m", "https://files.grouplens.org/datasets/movielens/ml-32m.zip", "1995-01-01",
+                    "2023-10-13", n_ratings=32_000_204, n_users=200_948, n_items=84_432),
+        Release(
+            name="ml-latest-small",  # a development release, regenerated now and then: no end date
             url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
-            ratings=TableFormat("ratings.csv", ",", RATINGS_COLUMNS, header=True),
-            items=TableFormat("movies.csv", ",", ("item", "title", "genres"), header=True),
-            ratings_values=tuple(x / 2 for x in range(1, 11)),
+            ratings=ratings_format("ratings.csv", ",", integer=False, header=CSV_RATINGS_HEADER),
+            items=TableFormat("movies.csv", ",", ("item", "title", "genres"), ("int", "text", "text"),
+                              header=("movieId", "title", "genres"), quoted=True),
+            ratings_values=HALF_STARS,
+            timestamps=(utc("1995-01-01"), None),
+            n_ratings=100_836, n_users=610, n_items=9_724,
         ),
     )
 }
@@ -94,60 +148,42 @@ def get_release(name: str) -> Release:
     try:
         return RELEASES[name]
     except KeyError:
-        raise DataValidationError(
-            f"unknown MovieLens release {name!r}; known: {', '.join(RELEASES)}"
-        ) from None
+        raise DataValidationError(f"unknown MovieLens release {name!r}; known: {', '.join(RELEASES)}") from None
 
 
-def read_table(path: str | Path, fmt: TableFormat) -> pd.DataFrame:
-    """Read a delimited file as strings, with the index set to the file's line numbers.
-
-    Everything is read as text so that validation, not the parser, decides what a bad value is and
-    can name its line. A wrong number of fields is reported with the file and line.
-    """
-    path = Path(path)
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=fmt.sep,
-            header=0 if fmt.header else None,
-            dtype=str,
-            keep_default_na=False,
-            encoding=fmt.encoding,
-            engine="python" if len(fmt.sep) > 1 else "c",
-            quoting=3 if fmt.sep != "," else 0,  # QUOTE_NONE: titles contain quotes
-        )
-    except pd.errors.EmptyDataError:
-        raise DataValidationError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as error:
-        raise DataValidationError(f"{path}: cannot be parsed as {fmt.sep!r}-separated text: {error}") from None
-    except UnicodeDecodeError as error:
-        raise DataValidationError(f"{path}: not valid {fmt.encoding} text ({error})") from None
-    if frame.shape[1] != len(fmt.columns):
-        raise DataValidationError(
-            f"{path}: expected {len(fmt.columns)} {fmt.sep!r}-separated columns "
-            f"({', '.join(fmt.columns)}), found {frame.shape[1]}"
-        )
+def read_ratings(path, fmt: TableFormat, problems: Problems) -> pd.DataFrame | None:
+    """Typed ratings (index = file line): the fast path, or, where it cannot read the file, the
+    exact scan that records what is wrong and where (then None)."""
+    frame = read_numeric(path, fmt)
+    if frame is None:
+        scan_lines(path, fmt, problems, keep=False)
+        if not problems:
+            problems.add(path, None, None, "file: unreadable", "the file could not be parsed as "
+                         f"{fmt.sep!r}-separated {', '.join(fmt.columns)}")
+        return None
     frame.columns = list(fmt.columns)
-    frame.index = pd.RangeIndex(1 + fmt.header, 1 + fmt.header + len(frame), name="line")
-    return frame.replace("", None)
+    return frame
 
 
-def parse_ratings(path: str | Path, release: Release) -> pd.DataFrame:
-    """The raw ratings table (strings); `schemas.validate_ratings` types and checks it."""
-    return read_table(path, release.ratings)
-
-
-def parse_items(path: str | Path, release: Release) -> pd.DataFrame:
-    """The raw items table with genres folded into one '|'-joined column."""
-    raw = read_table(path, release.items)
+def read_items(path, release: Release, problems: Problems) -> pd.DataFrame | None:
+    """The items table in the canonical layout (item, title, release_date, genres), genre flags
+    folded into one '|'-joined column; text values as read, checked line by line."""
+    raw = scan_lines(path, release.items, problems)
+    if raw is None:
+        return None
     if release.genre_flags:
-        flags = raw[list(release.genre_flags)]
-        genres = flags.apply(
-            lambda row: "|".join(g for g, f in zip(release.genre_flags, row) if f == "1"), axis=1
-        )
-        raw = raw.drop(columns=list(release.genre_flags)).assign(genres=genres)
-    for column in ("release_date",):
-        if column not in raw:
-            raw[column] = None
-    return raw[["item", "title", "release_date", "genres"]]
+        flags = raw[list(release.genre_flags)].to_numpy() == "1"
+        names = list(release.genre_flags)
+        genres = ["|".join(g for g, on in zip(names, row) if on) for row in flags]
+        raw = raw.drop(columns=names).assign(genres=genres)
+    if "release_date" not in raw:
+        raw["release_date"] = None
+    return raw[["item", "title", "release_date", "genres"]].replace("", None)
+
+
+def read_users(path, release: Release, problems: Problems) -> pd.DataFrame | None:
+    return scan_lines(path, release.users, problems) if release.users else None
+
+
+def fold_paths(folder, release: Release) -> dict[str, Path]:
+    return {f"{fold}.{part}": Path(folder) / f"{fold}.{part}" for fold in release.folds for part in ("base", "test")}

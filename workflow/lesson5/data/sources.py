@@ -3,9 +3,13 @@
 A source is one of:
   * an http(s) URL of a zip archive (MovieLens) or of a folder of files (``.../`` for MNIST),
   * a ``file://`` URL or a local path of a zip archive or of a folder of (possibly gzipped) files.
+Anything else is refused before it is read: other URL schemes, and local paths (or files in a source
+folder) that are not regular files or folders (a FIFO would hang the job, /dev/zero fill the disk).
 
 Files are staged in a temporary folder next to the destination, checked against their sha256 and
 only then moved into place, so a failed fetch never leaves a partial or unverified file behind.
+Extraction stops at ``max_bytes`` per file (a zip bomb is refused, not expanded), and a download
+that fails verification is deleted from the cache so that the next run fetches it again.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import logging
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from lesson5.errors import ChecksumMismatch, SourceUnavailable
@@ -42,6 +48,42 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 def is_url(source: str) -> bool:
     return urllib.parse.urlparse(str(source)).scheme in ("http", "https")
+
+
+def scheme_of(source: str) -> str:
+    """The URL scheme, or "" for a plain path (a Windows-style "C:" drive counts as a path)."""
+    scheme = urllib.parse.urlparse(str(source)).scheme
+    return "" if len(scheme) <= 1 else scheme
+
+
+KINDS = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def require_file_or_folder(path: Path, folder_ok: bool = True) -> os.stat_result:
+    """stat ``path`` (following links) and refuse whatever is not a regular file (or a folder)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise SourceUnavailable(f"{path}: no such file or folder") from None
+    except OSError as error:
+        raise SourceUnavailable(f"{path}: cannot be read ({error})") from None
+    if stat.S_ISREG(info.st_mode) or (folder_ok and stat.S_ISDIR(info.st_mode)):
+        return info
+    kind = next((name for test, name in KINDS if test(info.st_mode)), "not a regular file")
+    wanted = "a regular file (a zip archive) or a folder" if folder_ok else "a regular file"
+    raise SourceUnavailable(f"{path}: is {kind}; a source must be {wanted}, or an http(s) or file:// URL")
+
+
+def copy_capped(src, out, max_bytes: int, name: str, origin):
+    """Copy a stream, refusing to write more than ``max_bytes`` (a zip or gzip bomb)."""
+    written = 0
+    while block := src.read(CHUNK):
+        written += len(block)
+        if written > max_bytes:
+            raise SourceUnavailable(f"{origin}: {name} expands to more than {max_bytes / 2**20:.0f} MB "
+                                    "(download.max_extract_mb); refused as a likely zip bomb")
+        out.write(block)
 
 
 def local_path(source: str) -> Path:
@@ -91,7 +133,7 @@ def _member_for(names: list[str], wanted: str) -> str | None:
     return hits[0] if hits else None
 
 
-def _stage_from_zip(archive: Path, wanted: list[str], stage: Path):
+def _stage_from_zip(archive: Path, wanted: list[str], stage: Path, max_bytes: int):
     try:
         with zipfile.ZipFile(archive) as zf:
             names = zf.namelist()
@@ -99,22 +141,27 @@ def _stage_from_zip(archive: Path, wanted: list[str], stage: Path):
                 member = _member_for(names, name)
                 if member is None:
                     raise SourceUnavailable(f"{archive}: the archive has no file named {name!r}")
+                if zf.getinfo(member).file_size > max_bytes:
+                    raise SourceUnavailable(f"{archive}: {name} declares {zf.getinfo(member).file_size} bytes, more "
+                                            f"than {max_bytes / 2**20:.0f} MB (download.max_extract_mb)")
                 with zf.open(member) as src, open(stage / name, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-    except (zipfile.BadZipFile, EOFError) as error:
+                    copy_capped(src, out, max_bytes, name, archive)  # a declared size can lie
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
         raise SourceUnavailable(f"{archive}: not a readable zip archive ({error})") from error
 
 
-def _stage_from_dir(folder: Path, wanted: list[str], stage: Path):
+def _stage_from_dir(folder: Path, wanted: list[str], stage: Path, max_bytes: int):
     for name in wanted:
         plain, gz = folder / name, folder / f"{name}.gz"
-        if plain.is_file():
+        if plain.exists() or plain.is_symlink():
+            require_file_or_folder(plain, folder_ok=False)
             shutil.copyfile(plain, stage / name)
-        elif gz.is_file():
+        elif gz.exists() or gz.is_symlink():
+            require_file_or_folder(gz, folder_ok=False)
             try:
                 with gzip.open(gz, "rb") as src, open(stage / name, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-            except (OSError, EOFError) as error:
+                    copy_capped(src, out, max_bytes, name, gz)
+            except (EOFError, zlib.error, OSError) as error:
                 raise SourceUnavailable(f"{gz}: corrupt gzip file ({error})") from error
         else:
             raise SourceUnavailable(f"{folder}: neither {name} nor {name}.gz is there")
@@ -138,8 +185,11 @@ def fetch_files(
     how_to_fix: str,
     timeout: float = 60,
     retries: int = 3,
+    max_bytes: int = 4 << 30,
+    unverified_why: str = "no checksum configured",
 ) -> dict[str, Path]:
-    """Put each file named in ``checksums`` into ``dest``, verified against its sha256 (None: unchecked).
+    """Put each file named in ``checksums`` into ``dest``, verified against its sha256 (None:
+    unchecked, with one warning per file saying ``unverified_why``).
 
     Returns the final paths. Raises SourceUnavailable or ChecksumMismatch and leaves ``dest``
     without any of the files on failure.
@@ -147,45 +197,62 @@ def fetch_files(
     dest, cache = Path(dest), Path(cache)
     created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
+    for stale in dest.glob(".staging-*"):  # left by a job that was killed mid-fetch
+        shutil.rmtree(stale, ignore_errors=True)
     try:
-        return _fetch_into(source, checksums, dest, cache, how_to_fix, timeout=timeout, retries=retries)
+        return _fetch_into(source, checksums, dest, cache, how_to_fix, max_bytes, unverified_why,
+                           timeout=timeout, retries=retries)
     except BaseException:
         if created and not any(dest.iterdir()):
             dest.rmdir()
         raise
 
 
-def _fetch_into(source, checksums, dest: Path, cache: Path, how_to_fix: str, **kw) -> dict[str, Path]:
+def _origin(source: str, wanted: list[str], cache: Path, **kw) -> Path:
+    """The local file or folder to stage from: downloaded into ``cache`` for an http(s) source."""
+    scheme = scheme_of(source)
+    if scheme in ("http", "https"):
+        if source.lower().endswith(".zip"):
+            return download(source, cache / source.rsplit("/", 1)[-1], **kw)
+        return _download_files(source if source.endswith("/") else source + "/", wanted, cache, **kw)
+    if scheme not in ("", "file"):
+        raise SourceUnavailable(f"{source}: {scheme}:// sources are not supported; give an http(s) or file:// "
+                                "URL, a local folder or a local zip archive")
+    origin = local_path(source)
+    require_file_or_folder(origin)
+    return origin
+
+
+def _fetch_into(source, checksums, dest: Path, cache: Path, how_to_fix: str, max_bytes: int, unverified_why: str,
+                **kw) -> dict[str, Path]:
     wanted = list(checksums)
     try:
-        if is_url(source):
-            if source.lower().endswith(".zip"):
-                origin = download(source, cache / source.rsplit("/", 1)[-1], **kw)
-            else:
-                origin = _download_files(source if source.endswith("/") else source + "/", wanted, cache, **kw)
-        else:
-            origin = local_path(source)
-            if not origin.exists():
-                raise SourceUnavailable(f"{origin}: no such file or folder")
+        origin = _origin(source, wanted, cache, **kw)
     except SourceUnavailable as error:
         raise SourceUnavailable(f"{error}\n{how_to_fix}") from None
+    downloaded = is_url(source)
+
+    def drop_cache(reason: str):
+        """A download that fails verification must not be served again from the cache."""
+        shutil.rmtree(origin, ignore_errors=True) if origin.is_dir() else origin.unlink(missing_ok=True)
+        return f"{reason}\nThe cached download {origin} was deleted; the next run downloads it again."
 
     with tempfile.TemporaryDirectory(dir=dest, prefix=".staging-") as tmp:
         stage = Path(tmp)
-        if origin.is_dir():
-            _stage_from_dir(origin, wanted, stage)
-        else:
-            _stage_from_zip(origin, wanted, stage)
+        try:
+            if origin.is_dir():
+                _stage_from_dir(origin, wanted, stage, max_bytes)
+            else:
+                _stage_from_zip(origin, wanted, stage, max_bytes)
+        except SourceUnavailable as error:
+            raise SourceUnavailable(drop_cache(str(error)) if downloaded else str(error)) from None
         for name, expected in checksums.items():
             actual = sha256_of(stage / name)
             if expected is not None and actual != expected.lower():
-                if is_url(source) and origin.is_file():
-                    origin.unlink()  # a corrupt download must not be served again from the cache
-                raise ChecksumMismatch(
-                    f"{name} from {source}: sha256 mismatch\n  expected {expected}\n  actual   {actual}"
-                )
+                message = f"{name} from {source}: sha256 mismatch\n  expected {expected}\n  actual   {actual}"
+                raise ChecksumMismatch(drop_cache(message) if downloaded else message)
             if expected is None:
-                log.warning("%s: no checksum configured, not verified (sha256=%s)", name, actual)
+                log.warning("%s: not verified (%s); sha256=%s", name, unverified_why, actual)
             else:
                 log.info("verified %s sha256=%s", name, actual)
         finals = {}

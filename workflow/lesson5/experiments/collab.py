@@ -3,6 +3,10 @@
 The seeds of one setting train together: the dot-product and bias-only models as one
 ``StackedDotProductBias`` (the K seeds' numbers are those of K separate runs), the embedding-MLP and
 the global mean one seed after another in the same process.
+
+Large releases (millions of ratings) take ``sparse``: embeddings with sparse gradients, torch's
+SparseAdam with decoupled decay of the rows a batch touches, large batches; there the seeds train
+one after another (a sparse gradient does not pass through the stacked tables' reshape).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class CollabSettings:
     mlp_layers: tuple[int, ...] = (100,)
     mlp_ps: tuple[float, ...] = (0.0,)
     device: str = "cpu"
+    sparse: bool = False  # large data: sparse embedding gradients + SparseAdam, lazy decoupled decay
+    valid_bs: int = 65536  # validation in chunks of this many ratings
 
     @classmethod
     def from_config(cls, config: dict, **overrides) -> "CollabSettings":
@@ -56,16 +62,18 @@ def build_model(s: CollabSettings, data: CollabData, seed: int) -> torch.nn.Modu
     if s.model == "mean":
         return GlobalMean(float(data.y_train.mean()))
     if s.model in ("bias", "dot"):
-        return DotProductBias(data.n_users, data.n_items, 0 if s.model == "bias" else s.n_factors, s.y_range)
+        return DotProductBias(data.n_users, data.n_items, 0 if s.model == "bias" else s.n_factors, s.y_range,
+                              sparse=s.sparse)
     if s.model == "mlp":
         return EmbeddingMLP(data.n_users, data.n_items, s.mlp_layers, s.mlp_ps, y_range=s.y_range)
     raise PipelineError(f"unknown collab model {s.model!r}; choose one of {MODELS}")
 
 
 def make_learner(data: CollabData, s: CollabSettings, model: torch.nn.Module, seed) -> Learner:
+    sparse = s.sparse and s.model in ("bias", "dot")
     return Learner(model, Tensors(data.x_train, data.y_train, data.x_valid, data.y_valid),
-                   metrics={"valid_rmse": rmse}, opt="adam", wd=s.wd, wd_mode=s.wd_mode, bias_wd=s.bias_wd,
-                   bs=s.bs, seed=seed, device=s.device)
+                   metrics={"valid_rmse": rmse}, opt="sparse_adam" if sparse else "adam", wd=s.wd,
+                   wd_mode=s.wd_mode, bias_wd=s.bias_wd, bs=s.bs, seed=seed, device=s.device, valid_bs=s.valid_bs)
 
 
 @dataclass
@@ -84,7 +92,7 @@ def train(split: pd.DataFrame, items: pd.DataFrame, s: CollabSettings, seeds: li
     data = collab_tensors(split, s.item_key, items)
     log.info("collab %s, seeds %s: %d users, %d items (index 0 = unseen), %d train / %d valid ratings", s, seeds,
              data.n_users, data.n_items, len(data.y_train), len(data.y_valid))
-    if s.model in ("bias", "dot"):
+    if s.model in ("bias", "dot") and not s.sparse:
         stacked = StackedDotProductBias([build_model(s, data, seed) for seed in seeds])
         learner = make_learner(data, s, stacked, list(seeds))
         history = learner.fit_one_cycle(s.epochs, s.lr)

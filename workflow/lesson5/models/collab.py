@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 
-def trunc_normal_embedding(n: int, dim: int) -> nn.Embedding:
-    """fastai's embedding init: N(0, 1) wrapped into (-2, 2) with fmod, times 0.01 (arXiv 1711.09160)."""
-    emb = nn.Embedding(n, dim)
+def trunc_normal_embedding(n: int, dim: int, sparse: bool = False) -> nn.Embedding:
+    """fastai's embedding init: N(0, 1) wrapped into (-2, 2) with fmod, times 0.01 (arXiv 1711.09160).
+    ``sparse``: the gradient holds only the rows a batch looks up (for SparseAdam on large data)."""
+    emb = nn.Embedding(n, dim, sparse=sparse)
     with torch.no_grad():
         emb.weight.normal_().fmod_(2).mul_(0.01)
     return emb
@@ -29,14 +30,14 @@ class DotProductBias(nn.Module):
     """fastai's EmbeddingDotBias: sigmoid(u·i + b_u + b_i)·(hi − lo) + lo, with user and item factors
     and biases as four embeddings drawn in that order. With n_factors=0 it is the bias-only model."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5)):
+    def __init__(self, n_users: int, n_items: int, n_factors: int, y_range=(0.0, 5.5), sparse: bool = False):
         super().__init__()
         self.n_factors = n_factors
         self.y_range = tuple(y_range) if y_range is not None else None
-        self.u_weight = trunc_normal_embedding(n_users, n_factors)
-        self.i_weight = trunc_normal_embedding(n_items, n_factors)
-        self.u_bias = trunc_normal_embedding(n_users, 1)
-        self.i_bias = trunc_normal_embedding(n_items, 1)
+        self.u_weight = trunc_normal_embedding(n_users, n_factors, sparse)
+        self.i_weight = trunc_normal_embedding(n_items, n_factors, sparse)
+        self.u_bias = trunc_normal_embedding(n_users, 1, sparse)
+        self.i_bias = trunc_normal_embedding(n_items, 1, sparse)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         users, items = x[:, 0], x[:, 1]

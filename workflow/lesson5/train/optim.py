@@ -19,7 +19,7 @@ from torch import nn
 
 from lesson5.errors import PipelineError
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw", "sparse_adam")
 WD_MODES = ("decoupled", "l2", "loss")
 
 
@@ -50,6 +50,10 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     if name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, alpha=0.99, eps=eps)
+    if name == "sparse_adam":  # Adam on the rows a sparse gradient holds (embeddings with sparse=True)
+        if wd_mode != "decoupled":
+            raise PipelineError("sparse_adam takes decoupled weight decay only (torch's SparseAdam has none)")
+        return torch.optim.SparseAdam(groups, lr=lr, betas=tuple(betas), eps=eps)
     adam = torch.optim.AdamW if wd_mode == "decoupled" else torch.optim.Adam
     fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
     return adam(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)
@@ -92,7 +96,9 @@ def decay_param_groups(model: nn.Module, groups: list[dict], bias_wd: bool) -> l
 
 class ManualDecay:
     """Weight decay the trainer applies itself, where torch's optimizers cannot: decoupled decay for
-    SGD and RMSprop, and L2 in the loss. Only groups marked "decay" are decayed."""
+    SGD, RMSprop and SparseAdam, and L2 in the loss. Only groups marked "decay" are decayed. A
+    parameter with a sparse gradient is decayed lazily, on the rows the gradient holds (as
+    TensorFlow's LazyAdam does): decaying every row each step would cost what sparsity saves."""
 
     def __init__(self, opt: torch.optim.Optimizer, wd: float, mode: str):
         self.opt, self.wd, self.mode = opt, wd, mode
@@ -108,8 +114,14 @@ class ManualDecay:
     def decay_(self):
         """Decoupled: p <- p * (1 - lr * wd), before the optimizer's step."""
         for group, views in zip(self.opt.param_groups, self.views):
-            for view in views:
-                view.mul_(1 - group["lr"] * self.wd)
+            factor = 1 - group["lr"] * self.wd
+            for param, view in zip(group["params"], views):
+                grad = param.grad
+                if grad is not None and grad.is_sparse:
+                    rows = grad.coalesce().indices()[0].unique()
+                    view.index_copy_(0, rows, view.index_select(0, rows).mul_(factor))
+                else:
+                    view.mul_(factor)
 
     def penalty(self) -> torch.Tensor:
         """L2 in the loss: wd * sum of squares, as in the lesson's update()."""
@@ -119,4 +131,4 @@ class ManualDecay:
 
 def supports_momentum_cycling(name: str) -> bool:
     """1cycle cycles Adam's beta1 or SGD's momentum; plain SGD and RMSprop keep theirs (zero)."""
-    return name in ("momentum", "adam", "adamw")
+    return name in ("momentum", "adam", "adamw", "sparse_adam")

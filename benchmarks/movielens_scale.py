@@ -1,0 +1,158 @@
+"""How the MovieLens stages' cost grows with the data: parse, validate, split and one training epoch on
+synthetic releases of 100k, 1M, 10M and 25M ratings (ml-25m's CSV format, planted ratings), each stage
+in its own process so that its peak memory is its own.
+
+    python benchmarks/movielens_scale.py [--sizes 100k 1M 10M 25M] [--work /tmp/ml-scale] [--figure F]
+
+Prints one row per size and stage (seconds, peak RSS in MB), the ratio of the largest to the smallest
+size, and draws both against the number of ratings on log-log axes. Releases already written under
+--work are reused. Training uses config/movielens-25m.yaml's collab settings; --epochs > 1 also prints
+the valid RMSE against the generator's noise floor (synthetic_truth.json).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+FULL = {"n_ratings": 25_000_095, "n_users": 162_541, "n_items": 59_047}  # ml-25m as published
+SIZES = {"100k": 100_000, "250k": 250_000, "1M": 1_000_000, "10M": 10_000_000, "25M": 25_000_095}
+
+
+def shape(n_ratings: int) -> tuple[int, int]:
+    """Users in proportion to ratings (ml-25m's 154 per user), items sublinearly (a catalogue grows
+    slower than its audience)."""
+    scale = n_ratings / FULL["n_ratings"]
+    return max(50, round(FULL["n_users"] * scale)), max(100, round(FULL["n_items"] * scale ** 0.6))
+
+
+def write(folder: Path, n_ratings: int, seed: int = 0) -> Path:
+    from lesson5.data.synthetic import TRUTH, write_release
+
+    if not (folder / TRUTH).exists():
+        users, items = shape(n_ratings)
+        write_release(folder, "ml-25m", users, items, n_ratings, seed=seed, sigma=0.6, rank=8)
+    return folder
+
+
+# ----- the stages, each run in a child process ------------------------------------------------------
+def stage_parse(folder: Path, out: Path) -> dict:
+    """What parse_movielens does: read (fast path), validate (schema, cross-table), write parquet."""
+    from lesson5.data.movielens import get_release, read_items, read_ratings
+    from lesson5.data.schemas import ratings_schema, schema_problems, unknown
+    from lesson5.data.tables import Problems
+
+    release, problems = get_release("ml-25m"), Problems()
+    start = time.perf_counter()
+    ratings = read_ratings(folder / "ratings.csv", release.ratings, problems)
+    items = read_items(folder / "movies.csv", release, problems)
+    parsed = time.perf_counter()
+    ratings = schema_problems(ratings, ratings_schema(release), "ratings.csv", problems)
+    unknown(problems, "ratings.csv", ratings, "item", items["item"].astype("int64"), "items table")
+    assert not problems, problems.report()
+    validated = time.perf_counter()
+    ratings.reset_index(drop=True).to_parquet(out / "ratings.parquet", index=False)
+    return {"parse": parsed - start, "validate": validated - parsed, "write": time.perf_counter() - validated}
+
+
+def stage_split(out: Path) -> dict:
+    import pandas as pd
+
+    from lesson5.data.splits import random_split
+
+    start = time.perf_counter()
+    random_split(pd.read_parquet(out / "ratings.parquet"), 0.1, 42).to_parquet(out / "split.parquet", index=False)
+    return {"split": time.perf_counter() - start}
+
+
+def stage_train(out: Path, epochs: int, threads: int, truth: dict) -> dict:
+    import pandas as pd
+    import torch
+    import yaml
+
+    from lesson5.experiments.collab import CollabSettings, train
+
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    config = yaml.safe_load((ROOT / "config" / "movielens-25m.yaml").read_text())["collab"]["model"]
+    settings = CollabSettings.from_config(config, epochs=epochs)
+    split = pd.read_parquet(out / "split.parquet")
+    start = time.perf_counter()
+    _, runs = train(split, None, settings, [0])
+    history = runs[0].history
+    return {"epoch": float(history.seconds.iloc[0]), "tensors": time.perf_counter() - start - history.seconds.sum(),
+            "valid_rmse": float(history.valid_rmse.iloc[-1]), "oracle_rmse": truth["oracle_rmse"],
+            "sigma": truth["sigma"]}
+
+
+def child(stage: str, *args) -> tuple[dict, float]:
+    """Run ``stage`` in a fresh process; (its result, its own peak RSS in MB)."""
+    code = f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import movielens_scale as m; " \
+           f"print(json.dumps(m.stage_{stage}(*json.loads(sys.argv[1]))))"
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(a) if isinstance(a, Path) else a
+                                                                     for a in args])],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    stdout = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"stage {stage} failed")
+    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["100k", "1M", "10M", "25M"], choices=list(SIZES))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/ml-scale"))
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--figure", type=Path, default=Path("movielens_scale.png"))
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        folder = args.work / size
+        start = time.perf_counter()
+        write(folder / "release", SIZES[size])
+        print(f"{size}: release written in {time.perf_counter() - start:.1f} s ({folder / 'release'})", flush=True)
+        out = folder / "out"
+        out.mkdir(exist_ok=True)
+        truth = json.loads((folder / "release" / "synthetic_truth.json").read_text())
+        for stage, extra in (("parse", (folder / "release", out)), ("split", (out,)),
+                             ("train", (out, args.epochs, args.threads, truth))):
+            result, peak = child(stage, *extra)
+            print(f"{size} {stage}: {result} peak RSS {peak:.0f} MB", flush=True)
+            rows.append({"size": size, "n_ratings": SIZES[size], "stage": stage, "peak_mb": peak, **result})
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False, float_format="%.3f"))
+    plot(table, args.figure)
+
+
+def plot(table, path):
+    from lesson5.plots.style import plt, save
+
+    seconds = {"parse": "parse", "validate": "parse", "split": "split", "epoch": "train"}
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for column, stage in seconds.items():
+        part = table[table.stage == stage]
+        a.plot(part.n_ratings, part[column], "o-", label=column)
+    for stage in ("parse", "split", "train"):
+        part = table[table.stage == stage]
+        b.plot(part.n_ratings, part.peak_mb, "o-", label=f"{stage} job" + (" (parse + validate)" if stage == "parse" else ""))
+    for ax in (a, b):
+        ax.set(xscale="log", yscale="log", xlabel="ratings in the release (log scale)")
+        ax.legend()
+    a.set(title="Seconds per stage (2 cores)", ylabel="seconds (log scale)")
+    b.set(title="Peak memory per job", ylabel="peak RSS, MB (log scale)")
+    fig.suptitle("MovieLens stages against data size (synthetic ml-25m-format releases)")
+    save(fig, path)
+
+
+if __name__ == "__main__":
+    main()
