@@ -48,7 +48,7 @@ def stage_parse(folder: Path, out: Path) -> dict:
     from lesson5.data.schemas import ratings_schema, schema_problems, unknown
     from lesson5.data.tables import Problems
 
-    release, problems = get_release("ml-25m"), Problems()
+    release, problems, folder, out = get_release("ml-25m"), Problems(), Path(folder), Path(out)
     start = time.perf_counter()
     ratings = read_ratings(folder / "ratings.csv", release.ratings, problems)
     items = read_items(folder / "movies.csv", release, problems)
@@ -66,43 +66,53 @@ def stage_split(out: Path) -> dict:
 
     from lesson5.data.splits import random_split
 
-    start = time.perf_counter()
+    out, start = Path(out), time.perf_counter()
     random_split(pd.read_parquet(out / "ratings.parquet"), 0.1, 42).to_parquet(out / "split.parquet", index=False)
     return {"split": time.perf_counter() - start}
 
 
 def stage_train(out: Path, epochs: int, threads: int, truth: dict) -> dict:
-    import pandas as pd
     import torch
     import yaml
 
-    from lesson5.experiments.collab import CollabSettings, train
+    from lesson5.data.collab_data import collab_tensors, read_split
+    from lesson5.experiments.collab import CollabSettings, train_on
 
+    out = Path(out)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     config = yaml.safe_load((ROOT / "config" / "movielens-25m.yaml").read_text())["collab"]["model"]
     settings = CollabSettings.from_config(config, epochs=epochs)
-    split = pd.read_parquet(out / "split.parquet")
     start = time.perf_counter()
-    _, runs = train(split, None, settings, [0])
+    split = read_split(out / "split.parquet")
+    data = collab_tensors(split, settings.item_key)
+    del split  # as the train_collab job does
+    _, runs = train_on(data, settings, [0])
     history = runs[0].history
-    return {"epoch": float(history.seconds.iloc[0]), "tensors": time.perf_counter() - start - history.seconds.sum(),
+    return {"epoch": float(history.seconds.iloc[0]), "read_and_tensors": time.perf_counter() - start - history.seconds.sum(),
             "valid_rmse": float(history.valid_rmse.iloc[-1]), "oracle_rmse": truth["oracle_rmse"],
             "sigma": truth["sigma"]}
+
+
+# A small launcher process starts each stage and reports its peak RSS: a stage forked straight from
+# this process would count the pages it shared with it (a just-written release: GBs), since Linux
+# keeps a process's high-water mark across exec.
+LAUNCHER = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True); "
+            "print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ''); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)")
 
 
 def child(stage: str, *args) -> tuple[dict, float]:
     """Run ``stage`` in a fresh process; (its result, its own peak RSS in MB)."""
     code = f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import movielens_scale as m; " \
            f"print(json.dumps(m.stage_{stage}(*json.loads(sys.argv[1]))))"
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(a) if isinstance(a, Path) else a
-                                                                     for a in args])],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
-    stdout = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status:
+    argv = [sys.executable, "-c", code, json.dumps([str(a) if isinstance(a, Path) else a for a in args])]
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], stdout=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
+    if proc.returncode:
         raise SystemExit(f"stage {stage} failed")
-    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    result, peak_kb = proc.stdout.strip().splitlines()[-2:]
+    return json.loads(result), int(peak_kb) / 1024
 
 
 def main():

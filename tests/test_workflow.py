@@ -256,3 +256,27 @@ def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
     a, b = (h.drop(columns="seconds") for h in histories.values())
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 4
+
+
+@pytest.mark.e2e
+def test_a_large_release_runs_data_and_collab_with_the_25m_config(workdir):
+    """250,000 synthetic ratings in ml-25m's format, through config/movielens-25m.yaml: parse and
+    validate (fast path), split, the sparse-gradient main run and the baselines, interpretation."""
+    import json
+
+    from lesson5.data.synthetic import write_release
+
+    source = write_release(workdir / "resources" / "synthetic" / "ml-25m", "ml-25m", 1_600, 1_200, 250_000)
+    proc = snakemake("collab", "results/data/ml-25m/summary.tsv", "--configfile", ROOT / "config" / "movielens-25m.yaml",
+                     "--cores", "2", "--config", f"movielens={{'source': '{source}'}}",
+                     "collab={'model': {'epochs': 2}}", cwd=workdir)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "not verified" in (workdir / "logs/fetch_movielens/ml-25m.log").read_text()
+    ratings = pd.read_parquet(workdir / "results/data/ml-25m/ratings.parquet")
+    assert len(ratings) == 250_000 and ratings.rating.dtype == "float64"
+    baselines = pd.read_csv(workdir / "results/collab/baselines.tsv", sep="\t").set_index("model")
+    assert list(baselines.index) == ["mean", "bias", "dot"] and (baselines.n_seeds == 1).all()
+    truth = json.loads((source / "synthetic_truth.json").read_text())
+    assert baselines.valid_rmse_mean["dot"] < baselines.valid_rmse_mean["bias"] < baselines.valid_rmse_mean["mean"]
+    assert baselines.valid_rmse_mean["dot"] < 1.3 * truth["oracle_rmse"]  # it learns the planted factors
+    assert not (workdir / "results/collab/sweep_n_factors.tsv").exists()  # no sweeps in this config

@@ -7,7 +7,8 @@ sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 packa
 import pandas as pd
 import torch
 
-from lesson5.experiments.collab import CollabSettings, train
+from lesson5.data.collab_data import collab_tensors, read_split
+from lesson5.experiments.collab import CollabSettings, train_on
 from lesson5.runner import run_script
 
 
@@ -17,7 +18,10 @@ def main(smk):
     run = {k: (v.item() if hasattr(v, "item") else v) for k, v in smk.params.run.items()}
     settings = CollabSettings.from_config(smk.params.collab, **run)
     seeds = list(smk.params.seeds)
-    data, runs = train(pd.read_parquet(smk.input.split), pd.read_parquet(smk.input.movies), settings, seeds)
+    split = read_split(smk.input.split)
+    data = collab_tensors(split, settings.item_key, pd.read_parquet(smk.input.movies))
+    del split  # 25 million ratings: the tensors are all training needs
+    data, runs = train_on(data, settings, seeds)
     for r, history, iterations, model in zip(runs, smk.output.history, smk.output.iterations, smk.output.model):
         r.history.to_csv(history, sep="\t", index=False)
         r.iterations.to_parquet(iterations, index=False)

@@ -11,7 +11,7 @@ import torch
 
 @dataclass
 class CollabData:
-    x_train: torch.Tensor  # [n, 2] int64 (user index, item index)
+    x_train: torch.Tensor  # [n, 2] int32 (user index, item index)
     y_train: torch.Tensor  # [n] float32 ratings
     x_valid: torch.Tensor
     y_valid: torch.Tensor
@@ -38,21 +38,37 @@ def _encode(values: np.ndarray, vocab: np.ndarray) -> np.ndarray:
     return np.where(found, pos + 1, 0)
 
 
+SPLIT_COLUMNS = ["user", "item", "rating", "is_valid"]
+
+
+def read_split(path) -> pd.DataFrame:
+    """The columns of a split that training uses, read lean: numeric columns converted without a copy
+    and Arrow's pool emptied after (a 25-million-row split: ~0.6 GB instead of ~2.6 GB)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(path, columns=SPLIT_COLUMNS).to_pandas(split_blocks=True, self_destruct=True)
+    pa.default_memory_pool().release_unused()
+    return frame
+
+
 def collab_tensors(split: pd.DataFrame, item_key: str = "item", items: pd.DataFrame | None = None) -> CollabData:
     """Categories learned on the training rows only, sorted, shifted by one; 0 stands for unseen.
 
-    ``item_key="title"`` reproduces the lesson, where movies sharing a title are one item.
+    ``item_key="title"`` reproduces the lesson, where movies sharing a title are one item. Works on
+    the columns' arrays (no copy of the frame: it may hold 25 million ratings).
     """
-    frame = split
+    user, item = split["user"].to_numpy(), split["item"].to_numpy()
     if item_key == "title":
-        frame = split.merge(items[["item", "title"]], on="item", how="left", validate="many_to_one")
-        frame = frame.assign(item=frame["title"])
-    train, valid = frame[~frame.is_valid], frame[frame.is_valid]
-    users, items_vocab = np.unique(train.user.to_numpy()), np.unique(train.item.to_numpy())
+        item = items.set_index("item")["title"].reindex(item).to_numpy()
+    valid = split["is_valid"].to_numpy()
+    users, items_vocab = np.unique(user[~valid]), np.unique(item[~valid])
+    rating = split["rating"].to_numpy()
 
-    def tensors(part):
-        x = np.stack([_encode(part.user.to_numpy(), users), _encode(part.item.to_numpy(), items_vocab)], 1)
-        return torch.from_numpy(x.astype(np.int64)), torch.tensor(part.rating.to_numpy(), dtype=torch.float32)
+    def tensors(rows):  # int32 ids: half the memory of every batch gather (25M ratings: 180 MB a copy)
+        x = np.empty((int(rows.sum()), 2), dtype=np.int32)
+        x[:, 0], x[:, 1] = _encode(user[rows], users), _encode(item[rows], items_vocab)
+        return torch.from_numpy(x), torch.from_numpy(rating[rows].astype(np.float32))
 
-    (xt, yt), (xv, yv) = tensors(train), tensors(valid)
+    (xt, yt), (xv, yv) = tensors(~valid), tensors(valid)
     return CollabData(xt, yt, xv, yv, users, items_vocab)

@@ -39,8 +39,14 @@ def activity_counts(rng, n_users: int, n_ratings: int, minimum: int = 20, shape:
 def draw_pairs(rng, n_users: int, n_items: int, n_ratings: int, zipf: float = 1.0):
     """(users, items) of ``n_ratings`` distinct pairs: users by heavy-tailed activity, items by a
     Zipf-like popularity; duplicates are redrawn until none is left."""
-    counts = np.minimum(activity_counts(rng, n_users, n_ratings), n_items)
-    users = np.repeat(np.arange(n_users), counts)
+    counts = activity_counts(rng, n_users, n_ratings)
+    cap = max(1, n_items // 2)  # nobody rates more than half the catalogue: duplicates stay resolvable
+    while (counts > cap).any() and (counts < cap).any():
+        excess = int((counts - cap).clip(min=0).sum())
+        counts = np.minimum(counts, cap)
+        room = cap - counts
+        counts += rng.multinomial(excess, room / room.sum()).clip(max=room)
+    users = np.repeat(np.arange(n_users), np.minimum(counts, cap))
     popularity = 1.0 / np.arange(1, n_items + 1) ** zipf
     popularity = rng.permutation(popularity / popularity.sum())  # popular items anywhere in the id range
     cdf = np.cumsum(popularity)
@@ -115,7 +121,10 @@ def write_csv_fast(frame: pd.DataFrame, path: Path, header):
     table = pa.table({header[0]: frame.user.to_numpy(), header[1]: frame.item.to_numpy(),
                       header[2]: pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(labels)),
                       header[3]: frame.timestamp.to_numpy()})
-    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed", batch_size=1 << 20))
+    with open(path, "wb") as out:  # the header as MovieLens writes it (pyarrow would quote its names)
+        out.write((",".join(header) + "\n").encode())
+        pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none",
+                                                                     batch_size=1 << 20))
 
 
 def write_items(path: Path, release: Release, n_items: int, rng):

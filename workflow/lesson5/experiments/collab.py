@@ -89,7 +89,11 @@ class CollabRun:
 def train(split: pd.DataFrame, items: pd.DataFrame, s: CollabSettings, seeds: list[int]):
     """Train ``s`` once per seed (fit_one_cycle; the global mean is only evaluated).
     Returns (data, [CollabRun per seed])."""
-    data = collab_tensors(split, s.item_key, items)
+    return train_on(collab_tensors(split, s.item_key, items), s, seeds)
+
+
+def train_on(data: CollabData, s: CollabSettings, seeds: list[int]):
+    """``train`` on tensors already made (a job frees its ratings frame before training)."""
     log.info("collab %s, seeds %s: %d users, %d items (index 0 = unseen), %d train / %d valid ratings", s, seeds,
              data.n_users, data.n_items, len(data.y_train), len(data.y_valid))
     if s.model in ("bias", "dot") and not s.sparse:

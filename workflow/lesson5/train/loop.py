@@ -185,10 +185,9 @@ class Learner:
         Stacked models get [K, batch, ...]: row k is seed k's batch."""
         n = len(self.data.y_train)
         keep = n - n % self.bs if self.drop_last and n >= self.bs else n
-        orders = torch.stack([torch.randperm(n, generator=g)[:keep] for g in self.generators]).to(self.torch_device)
+        orders = [torch.randperm(n, generator=g)[:keep] for g in self.generators]
+        orders = (torch.stack(orders) if self.stacked else orders[0]).to(self.torch_device)
         x, y = self.data.x_train, self.data.y_train
-        if not self.stacked:
-            orders = orders[0]
         # Index tuples (collab's [n, 2] user/item ids) are gathered column-major, so each column of a
         # batch is contiguous: an embedding lookup with a strided index would copy it first.
         xs = x.T[:, orders].movedim(0, -1) if x.ndim == 2 and not x.is_floating_point() else x[orders]
@@ -293,6 +292,7 @@ class Learner:
                 if (max_steps is not None and taken >= max_steps) or (stop is not None and stop(float(losses[i][0]))):
                     halt = True
                     break
+            del xb, yb  # the epoch's gathered batches go before the next epoch gathers its own
             losses = torch.stack(losses).cpu()  # [batches, models]
             if validate and not torch.isfinite(losses).all():
                 raise PipelineError(f"training diverged in epoch {epoch} (loss is not finite); lower the lr")

@@ -118,7 +118,7 @@ class ManualDecay:
             for param, view in zip(group["params"], views):
                 grad = param.grad
                 if grad is not None and grad.is_sparse:
-                    rows = grad.coalesce().indices()[0].unique()
+                    rows = grad.coalesce().indices()[0]  # coalesced: each row once
                     view.index_copy_(0, rows, view.index_select(0, rows).mul_(factor))
                 else:
                     view.mul_(factor)
