@@ -23,8 +23,8 @@ import torch  # noqa: E402
 import torch._dynamo  # noqa: E402,F401  torch.optim imports it lazily on first use (~1.6 s): start-up, not training
 import yaml  # noqa: E402
 
-from lesson5.data.movielens import get_release, parse_items, parse_ratings  # noqa: E402
-from lesson5.data.schemas import validate_items, validate_ratings  # noqa: E402
+from lesson5.data.movielens import get_release  # noqa: E402
+from lesson5.data.schemas import parse_release  # noqa: E402
 from lesson5.data.splits import random_split  # noqa: E402
 from lesson5.experiments.collab import CollabSettings, train  # noqa: E402
 
@@ -34,10 +34,9 @@ CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 def load_random_split(source: Path):
     """The ml-100k files in ``source``, validated, and the default config's random split; (split, items)."""
-    ml = get_release("ml-100k")
-    ratings = validate_ratings(parse_ratings(source / "u.data", ml), ml, "u.data")
-    items = validate_items(parse_items(source / "u.item", ml), "u.item")
-    return random_split(ratings, CONFIG["movielens"]["valid_pct"], CONFIG["movielens"]["split_seed"]), items
+    ratings, items = parse_release(get_release("ml-100k"), source / "u.data", source / "u.item", source / "u.user")
+    return random_split(ratings.reset_index(drop=True), CONFIG["movielens"]["valid_pct"],
+                        CONFIG["movielens"]["split_seed"]), items
 
 
 def timed_training(split, items, settings, seeds, repeats):
