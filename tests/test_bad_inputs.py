@@ -293,3 +293,22 @@ def test_gzip_sources_are_capped_too(tmp_path):
     job.output = Namedlist([str(tmp_path / "resources" / "fm" / "train-images-idx3-ubyte")])
     status, log = run_rule("fetch_dataset.py", job)
     assert status == 1 and "zip bomb" in log and not Path(job.output[0]).exists()
+
+
+def test_a_stale_error_report_does_not_outlive_a_later_success(tmp_path):
+    release = get_release("ml-100k")
+    folder = write_release(tmp_path / "src", release, 30, 40, 600)
+    good = (folder / "u.data").read_text()
+    (folder / "u.data").write_text(good.replace("\t", "\t9\t", 1).split("\n", 1)[1])  # cut the first row
+    (tmp_path / "out").mkdir()
+    parse = smk(tmp_path / "parse.log", input={"ratings": str(folder / "u.data"), "movies": str(folder / "u.item"),
+                                               "users": str(folder / "u.user")},
+                output={"ratings": str(tmp_path / "out/r.parquet"), "movies": str(tmp_path / "out/i.parquet")},
+                params={"release": "ml-100k", "max_problems": 10})
+    (folder / "u.data").write_text("1\t2\t7\t881250949\n" + good)
+    assert run_rule("parse_movielens.py", parse)[0] == 1
+    report = Path(f"{tmp_path / 'parse.log'}.errors.tsv")
+    assert report.exists()
+    (folder / "u.data").write_text(good)
+    assert run_rule("parse_movielens.py", parse)[0] == 0
+    assert not report.exists()

@@ -60,3 +60,26 @@ def test_config_readme_is_generated_from_the_schema():
 def test_nested_numeric_overrides_on_the_command_line_are_typed():
     proc = snakemake("data", "-n", "--config", 'download={"retries": 1, "timeout_s": 2.5}', cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c["collab"]["model"].update(y_range=[5.5, 0.0]), "collab.model.y_range"),
+    (lambda c: c["transfer"]["lr_find"].update(start_lr=100.0), "transfer.lr_find.start_lr"),
+    (lambda c: c["transfer"]["finetune"].update(lr_slice=[1e-3, 1e-5]), "transfer.finetune.lr_slice"),
+    (lambda c: c["transfer"].update(target_classes=[4, 5, 6]), "share [4]"),
+    (lambda c: c["transfer"].update(confusion_budget=7), "transfer.confusion_budget"),
+    (lambda c: c["optimizers"]["ablation"]["lr_grid"].pop("sgd"), "no grid for 'sgd'"),
+])
+def test_rules_the_schema_cannot_state_are_checked_naming_the_key(edit, fragment):
+    from lesson5.config_checks import config_problems
+
+    config = copy.deepcopy(default_config())
+    validate(config, SCHEMA)
+    assert config_problems(config) == []
+    edit(config)
+    assert any(fragment in problem for problem in config_problems(config)), config_problems(config)
+
+
+def test_a_bad_order_fails_the_dry_run_before_any_job():
+    proc = snakemake("-n", "--config", "collab={'model': {'y_range': [5.5, 0.0]}}", cwd=ROOT)
+    assert proc.returncode != 0 and "collab.model.y_range" in proc.stdout

@@ -196,6 +196,19 @@ def test_same_seed_gives_the_same_numbers(tiny_pipeline):
 
 
 @pytest.mark.e2e
+def test_a_rerun_finetuning_job_gives_the_same_numbers(tiny_pipeline):
+    runs = tiny_pipeline / "results/transfer/finetune/pretrained/budget~3/runs.tsv"
+    before = pd.read_csv(runs, sep="\t")
+    target = str(runs.relative_to(tiny_pipeline))
+    proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,
+                     cwd=tiny_pipeline)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "time: imports" in (tiny_pipeline / "logs/finetune/pretrained/budget~3.log").read_text()
+    after = pd.read_csv(runs, sep="\t")
+    pd.testing.assert_frame_equal(before.drop(columns="seconds"), after.drop(columns="seconds"))
+
+
+@pytest.mark.e2e
 def test_report_contains_every_item(tiny_pipeline):
     import zipfile
 

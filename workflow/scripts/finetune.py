@@ -7,7 +7,11 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
+import logging
+import time
 from pathlib import Path
+
+import psutil
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,8 @@ from lesson5.train.loop import resolve_device
 
 
 def main(smk):
+    started = time.perf_counter()
+    imports = time.time() - psutil.Process().create_time()  # the process's start up to here
     torch.set_num_threads(smk.threads)
     cfg, family, budget = smk.params.transfer, smk.wildcards.family, int(smk.wildcards.budget)
     seeds = list(cfg["seeds"])
@@ -27,6 +33,7 @@ def main(smk):
     with np.load(smk.input.data, allow_pickle=False) as npz:
         tasks = target_tasks(dict(npz), cfg["target_classes"], [budget], seeds, cfg["valid_per_class"],
                              smk.params.valid_seed, cfg["size"])
+    prepared = time.perf_counter()
     progress = Path(smk.params.checkpoints)
     done = {int(p.stem.split("~")[1]): torch.load(p, weights_only=False) for p in sorted(progress.glob("seed~*.pt"))}
     body = smk.input.body if family == "pretrained" and cfg["weights"] == "pretrained" else cfg["weights"]
@@ -34,6 +41,7 @@ def main(smk):
                              Finetune.from_config(cfg["finetune"], cfg["lr_find"]), budget,
                              str(resolve_device(cfg["device"])), cfg["strategies"], done=done,
                              on_seed=lambda seed, r, lrs: atomic_save((r, lrs), progress / f"seed~{seed}.pt"))
+    trained = time.perf_counter()
     pd.DataFrame(result.runs).to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6g")
     sweeps = pd.concat(result.sweeps) if result.sweeps else pd.DataFrame(columns=["lr", "loss", "smoothed_loss",
                                                                                   "budget", "finder", "suggested"])
@@ -41,6 +49,10 @@ def main(smk):
     pd.concat(result.iterations).to_parquet(smk.output.iterations, index=False)
     pd.concat(result.confusions).to_csv(smk.output.confusion, sep="\t", index=False)
     remove_checkpoints(progress)
+    # where the job's time went: imports (process start to main), data, training and evaluation, writing
+    logging.getLogger("lesson5.finetune").info(
+        "time: imports %.1f s, data %.1f s, lr finders + training + evaluation %.1f s, writing %.1f s",
+        imports, prepared - started, trained - prepared, time.perf_counter() - trained)
 
 
 run_script(snakemake, main)  # noqa: F821
