@@ -9,7 +9,7 @@ import torch
 
 from lesson5.analysis.interpret import bias_table, pca_table, top_items
 from lesson5.experiments.collab import CollabSettings, build_model
-from lesson5.data.collab_data import collab_tensors
+from lesson5.data.collab_data import collab_tensors, read_split
 from lesson5.plots.collab import plot_embedding_scatter
 from lesson5.errors import PipelineError
 from lesson5.runner import run_script
@@ -19,7 +19,7 @@ def main(smk):
     p = smk.params
     saved = torch.load(smk.input.model, weights_only=True)
     settings = CollabSettings.from_config(saved["settings"])
-    split, items = pd.read_parquet(smk.input.split), pd.read_parquet(smk.input.movies)
+    split, items = read_split(smk.input.split), pd.read_parquet(smk.input.movies)
     data = collab_tensors(split, settings.item_key, items)
     if data.items.tolist() != saved["items"]:
         raise PipelineError(f"{smk.input.model}: trained on another item vocabulary than {smk.input.split} gives")

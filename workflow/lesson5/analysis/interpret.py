@@ -8,11 +8,15 @@ import torch
 
 
 def top_items(ratings: pd.DataFrame, items: pd.DataFrame, key: str, n: int) -> pd.DataFrame:
-    """The ``n`` most-rated items (by ``key``: item id or title) with their count and mean rating."""
-    frame = ratings.merge(items[["item", "title"]], on="item", how="left")
-    stats = frame.groupby(key).agg(count=("rating", "size"), mean_rating=("rating", "mean"))
+    """The ``n`` most-rated items (by ``key``: item id or title) with their count and mean rating.
+    Counted per item first, titles joined to the counts (not to 25 million ratings)."""
+    stats = ratings.groupby("item")["rating"].agg(count="size", total="sum")
+    titles = items.set_index("item")["title"]
+    if key == "title":
+        stats = stats.assign(title=titles.reindex(stats.index).to_numpy()).groupby("title")[["count", "total"]].sum()
+    stats["mean_rating"] = stats.pop("total") / stats["count"]
     if key == "item":
-        stats = stats.join(items.set_index("item")["title"])
+        stats = stats.join(titles)
     return stats.sort_values("count", ascending=False, kind="stable").head(n).reset_index()
 
 
