@@ -84,12 +84,12 @@ def test_rise_rule_reads_a_flat_then_rising_curve():
     """A body unfrozen after its head trained: a flat, noisy loss (drifting up a little) that rises
     from 3e-4, smoothed as the lr finder smooths it. The minimum sits at the flat part's start, so
     minimum/10 picks noise; rise/10 lands a decade before the rise."""
-    from lesson5.train.loop import LossSmoother
+    from lesson5.train.smoothing import smooth
 
     lrs = np.logspace(-7, 0, 100)
     raw = 0.4 + 0.002 * np.log10(lrs / 1e-7) + 0.02 * np.random.default_rng(0).standard_normal(100)
     raw += np.where(lrs > 3e-4, 0.3 * np.log10(lrs / 3e-4), 0)
-    sweep = pd.DataFrame({"lr": lrs, "smoothed_loss": LossSmoother().smooth(raw)})
+    sweep = pd.DataFrame({"lr": lrs, "smoothed_loss": smooth(raw)})
     assert suggest_lr(sweep, "minimum/10") < 1e-6  # the minimum rule picks the noise
     assert 1e-5 < suggest_lr(sweep, "rise/10") < 1e-4
 

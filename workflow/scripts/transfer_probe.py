@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from lesson5.analysis.probe import pooled_features, probe_error
+from lesson5.data.budgets import budget_indices
 from lesson5.experiments.transfer import target_tasks
 from lesson5.models.vision import resnet34_body
 from lesson5.runner import run_script, seed_everything
@@ -23,20 +24,23 @@ def main(smk):
     cfg, seeds, budgets = smk.params.transfer, smk.params.transfer["seeds"], smk.params.transfer["budgets"]
     seed_everything(seeds[0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
-        tasks = target_tasks(dict(npz), cfg["target_classes"], budgets, seeds, cfg["valid_per_class"],
-                             smk.params.valid_seed, cfg["size"])
+        arrays = dict(npz)
+    # budgets are nested: images of the largest only, one feature pass; the smaller ones are subsets
+    tasks = target_tasks(arrays, cfg["target_classes"], [max(budgets)], seeds, cfg["valid_per_class"],
+                         smk.params.valid_seed, cfg["size"])
     torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
     weights = smk.input.body if smk.input.body else cfg["weights"]  # the pipeline's body, or imagenet / a file
     bodies = {"pretrained": resnet34_body(weights, "resources/torch"), "random": resnet34_body("scratch")}
     rows = []
     for name, body in bodies.items():
-        valid = tasks[seeds[0]][budgets[0]]
+        valid = tasks[seeds[0]][max(budgets)]
         valid_features, y_valid = pooled_features(body, valid.x_valid), valid.y_valid.numpy()
         for seed in seeds:
-            largest = tasks[seed][max(budgets)]  # budgets are nested: one pass over the largest sample
+            largest = tasks[seed][max(budgets)]
             features = pooled_features(body, largest.x_train)
+            subsets = budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed)
             for budget in budgets:
-                keep = np.isin(largest.index, tasks[seed][budget].index)
+                keep = np.isin(largest.index, subsets[budget])
                 for layer, train_x in features.items():
                     error = probe_error(train_x[keep], largest.y_train.numpy()[keep], valid_features[layer],
                                         y_valid, c=smk.params.c)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 
@@ -183,7 +182,3 @@ def read_items(path, release: Release, problems: Problems) -> pd.DataFrame | Non
 
 def read_users(path, release: Release, problems: Problems) -> pd.DataFrame | None:
     return scan_lines(path, release.users, problems) if release.users else None
-
-
-def fold_paths(folder, release: Release) -> dict[str, Path]:
-    return {f"{fold}.{part}": Path(folder) / f"{fold}.{part}" for fold in release.folds for part in ("base", "test")}

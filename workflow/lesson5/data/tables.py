@@ -87,9 +87,6 @@ class TableFormat:
     encoding: str = "utf-8"
     quoted: bool = False  # CSV quoting: fields holding the separator are in double quotes
 
-    def type_of(self, column: str) -> str:
-        return dict(zip(self.columns, self.types)).get(column, "text")
-
 
 def check_encoding(raw: bytes, path, fmt: TableFormat, problems: Problems) -> str:
     """Decode a whole (small) file, reporting the line of the first byte that does not belong:

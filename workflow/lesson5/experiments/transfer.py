@@ -134,7 +134,7 @@ def stage_epochs(epochs: int, n_batches: int, min_steps: int) -> int:
 class Finetune:
     """The target-task recipe (config ``transfer.finetune``) and the lr finder's settings."""
 
-    bs: int = 32
+    bs: int = 64
     frozen_epochs: int = 4
     unfrozen_epochs: int = 2
     min_steps: int = 20
@@ -207,24 +207,24 @@ def record(result: BudgetResult, learner: Learner, n_classes: int, *, budget, se
     stage_of = np.repeat([name for name, h in stages], [len(h) * learner.n_batches() for _, h in stages])
     result.iterations.append(pd.DataFrame(learner.iterations).assign(
         budget=budget, seed=seed, strategy=strategy, stage=stage_of[:len(learner.iterations)]))
-    n = n_classes
-    counts = confusion_matrix(learner.predict(learner.data.x_valid), learner.data.y_valid, n)
+    counts = confusion_matrix(learner.predict(learner.data.x_valid), learner.data.y_valid, n_classes)
     result.confusions.append(pd.DataFrame([{"budget": budget, "seed": seed, "strategy": strategy, "true": t,
                                             "predicted": p, "count": int(counts[t, p])}
-                                           for t in range(n) for p in range(n)]))
+                                           for t in range(n_classes) for p in range(n_classes)]))
 
 
 def finetune_pretrained(data: TaskData, body: str, ft: Finetune, budget: int, seed: int, device: str,
                         strategies, lrs: dict | None) -> tuple[BudgetResult, dict]:
     """The pretrained strategies for one seed, sharing one frozen stage. ``lrs`` None: choose them with
     the lr finder (the budget's first seed) where the config says "auto"; returns (result, lrs)."""
-    result, start = BudgetResult(), time.perf_counter()
+    result = BudgetResult()
     learner = new_learner(data, body, ft, seed, device)
     e1 = stage_epochs(ft.frozen_epochs, learner.n_batches(), ft.min_steps)
     e2 = stage_epochs(ft.unfrozen_epochs, learner.n_batches(), ft.min_steps)
     learner.freeze()
     if lrs is None:
         lrs = {"head_lr": find_lr(learner, ft, "frozen", budget, result) if ft.lr == "auto" else float(ft.lr)}
+    start = time.perf_counter()  # a run's seconds are its training, not the lr finder's
     frozen = learner.fit_one_cycle(e1, lrs["head_lr"])
     snapshot, frozen_seconds = Snapshot(learner), time.perf_counter() - start
     if "slice_hi" not in lrs:
@@ -254,7 +254,7 @@ def finetune_pretrained(data: TaskData, body: str, ft: Finetune, budget: int, se
 def finetune_scratch(data: TaskData, ft: Finetune, budget: int, seed: int, device: str,
                      lrs: dict | None) -> tuple[BudgetResult, dict]:
     """The same network from random weights, unfrozen for both stages' epochs."""
-    result, start = BudgetResult(), time.perf_counter()
+    result = BudgetResult()
     learner = new_learner(data, "scratch", ft, seed, device)
     learner.unfreeze()
     epochs = stage_epochs(ft.frozen_epochs, learner.n_batches(), ft.min_steps) + \
@@ -262,6 +262,7 @@ def finetune_scratch(data: TaskData, ft: Finetune, budget: int, seed: int, devic
     if lrs is None:
         lrs = {"scratch_lr": find_lr(learner, ft, "scratch", budget, result) if ft.scratch_lr == "auto"
                else float(ft.scratch_lr)}
+    start = time.perf_counter()
     history = learner.fit_one_cycle(epochs, lrs["scratch_lr"])
     record(result, learner, len(data.classes), budget=budget, seed=seed, strategy="scratch",
            stages=[("unfrozen", history)], lrs=lrs, start=start)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from lesson5.analysis.sweeps import legend_with_best, mark_edge_on_axes
 from lesson5.plots.style import plt, save
-from lesson5.plots.training import smooth
+from lesson5.train.smoothing import smooth
 
 COLORS = {"sgd": "tab:blue", "momentum": "tab:orange", "rmsprop": "tab:green", "adam": "tab:red",
           "adamw": "tab:purple"}

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from lesson5.plots.style import plt, save
-
-
-def smooth(values, beta: float = 0.98) -> np.ndarray:
-    """fastai's debiased exponential moving average."""
-    out, avg = np.empty(len(values)), 0.0
-    for i, v in enumerate(values):
-        avg = beta * avg + (1 - beta) * v
-        out[i] = avg / (1 - beta ** (i + 1))
-    return out
+from lesson5.train.smoothing import smooth
 
 
 def plot_loss_curve(iterations: pd.DataFrame, history: pd.DataFrame, title: str, ylabel: str, path):

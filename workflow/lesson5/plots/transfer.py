@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from lesson5.plots.style import plt, save
-from lesson5.plots.training import smooth
+from lesson5.train.smoothing import smooth
 
 STRATEGY_COLORS = {"head_only": "tab:orange", "discriminative": "tab:green", "unfrozen_high_lr": "tab:red",
                    "scratch": "tab:blue"}

@@ -62,11 +62,6 @@ def load_checkpoint(path, device) -> dict:
     return torch.load(path, map_location=device, weights_only=False)
 
 
-def checkpoint_dir(name: str, root: str | Path = "checkpoints") -> Path:
-    """Where a job keeps its checkpoints: ``checkpoints/<name>`` under the working directory."""
-    return Path(root) / name
-
-
 def remove_checkpoints(folder: str | Path):
     """Called once a job's outputs are complete: the job's folder, then its parents while empty
     (``checkpoints/finetune/scratch`` goes with its last job; only the relative path's own parts)."""

@@ -25,6 +25,7 @@ from lesson5.errors import PipelineError
 from lesson5.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
+from lesson5.train.smoothing import LossSmoother, smooth
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class Learner:
         self.model.load_state_dict(state)
         set_rng_state(rng, self.generators)
         sweep = pd.DataFrame(records)[["lr", "loss"]]
-        return sweep.assign(smoothed_loss=LossSmoother(beta).smooth(sweep.loss))
+        return sweep.assign(smoothed_loss=smooth(sweep.loss.to_numpy(), beta))
 
     # ----- the loop -----------------------------------------------------------------------------
     def _run(self, opt, sched, epochs: int, *, max_steps: int | None = None, validate: bool = True,
@@ -292,7 +293,9 @@ class Learner:
                 if (max_steps is not None and taken >= max_steps) or (stop is not None and stop(float(losses[i][0]))):
                     halt = True
                     break
-            del xb, yb  # the epoch's gathered batches go before the next epoch gathers its own
+            xb = yb = None  # the epoch's gathered batches go before the next epoch gathers its own
+            if not losses:
+                raise PipelineError(f"epoch {epoch} has no training batches (the training set is empty)")
             losses = torch.stack(losses).cpu()  # [batches, models]
             if validate and not torch.isfinite(losses).all():
                 raise PipelineError(f"training diverged in epoch {epoch} (loss is not finite); lower the lr")
@@ -309,7 +312,7 @@ class Learner:
                     row = {"epoch": epoch, **({"seed": seed} if self.stacked else {}),
                            "train_loss": float(losses[:, k].mean()), **metrics, "seconds": seconds}
                     rows.append(row)
-                    log.info("epoch %d/%d " + " ".join(f"{k} %s" for k in list(row)[1:]), epoch, epochs,
+                    log.info("epoch %d/%d " + " ".join(f"{name} %s" for name in list(row)[1:]), epoch, epochs,
                              *(f"{v:.4f}" if isinstance(v, float) else v for v in list(row.values())[1:]))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, epoch=epoch, model=self.model, opt=opt, sched=sched,
@@ -328,26 +331,3 @@ class Learner:
         records[:] = saved["records"]
         log.info("resumed from %s after epoch %d", path, saved["epoch"])
         return saved["epoch"] + 1, saved["rows"]
-
-
-class LossSmoother:
-    """fastai's debiased exponential moving average of the loss, with the lr finder's stop rule."""
-
-    def __init__(self, beta: float = 0.98):
-        self.beta, self.avg, self.n, self.best = beta, 0.0, 0, math.inf
-
-    def add(self, loss: float) -> bool:
-        """Take one loss; True once the smoothed loss is above 4x its best or not a number."""
-        self.n += 1
-        self.avg = self.beta * self.avg + (1 - self.beta) * loss
-        smooth = self.avg / (1 - self.beta ** self.n)
-        self.best = min(self.best, smooth)
-        self.last = smooth
-        return smooth > 4 * self.best or math.isnan(smooth)
-
-    def smooth(self, losses) -> list[float]:
-        out = []
-        for loss in losses:
-            self.add(float(loss))
-            out.append(self.last)
-        return out

@@ -83,14 +83,13 @@ def decay_param_groups(model: nn.Module, groups: list[dict], bias_wd: bool) -> l
     """Each {"params", "lr"} group as is (bias_wd), or split into its decayed parameters and its
     bias terms ("decay": False); empty parts are dropped (the bias-only model's empty factors)."""
     if bias_wd:
-        return [{**g, "params": [p for p in g["params"] if p.numel()]} for g in groups]
-    exempt = exempt_from_decay(model)
+        return [{**g, "params": decayed_params(model, g["params"])} for g in groups]
     out = []
     for g in groups:
-        for decay in (True, False):
-            params = [p for p in g["params"] if (id(p) in exempt) != decay and p.numel()]
-            if params:
-                out.append({**g, "params": params, "decay": decay})
+        decayed = decayed_params(model, g["params"], bias_wd=False)
+        ids = {id(p) for p in decayed}
+        exempt = [p for p in g["params"] if id(p) not in ids and p.numel()]
+        out += [{**g, "params": params, "decay": decay} for params, decay in ((decayed, True), (exempt, False)) if params]
     return out
 
 
