@@ -1,8 +1,9 @@
 """ResNet-34 + fastai head training and evaluation speed on this CPU, by image size and batch size,
-with the body unfrozen and frozen (BatchNorm trainable), and the optimizer step alone, foreach vs fused
-AdamW. The figures that chose the transfer stage's 28 px, batch 64, one thread per job.
+with the body unfrozen and frozen (BatchNorm trainable), in fp32 and under bf16 autocast, and the
+optimizer step alone, foreach vs fused AdamW. The figures that chose the transfer stage's 28 px,
+batch 64, one thread per job and its precision.
 
-    python benchmarks/resnet_throughput.py [--threads 1 2] [--sizes 28 32 64]
+    python benchmarks/resnet_throughput.py [--threads 1 2] [--sizes 28 32 64] [--precisions fp32 bf16]
 """
 
 import argparse
@@ -19,7 +20,7 @@ from torch import nn  # noqa: E402
 from lesson5.models.vision import cnn_model  # noqa: E402
 
 
-def images_per_second(size: int, bs: int, frozen: bool, steps: int = 10) -> tuple[float, float]:
+def images_per_second(size: int, bs: int, frozen: bool, bf16: bool, steps: int = 10) -> tuple[float, float]:
     torch.manual_seed(0)
     model = cnn_model(5).to(memory_format=torch.channels_last)
     if frozen:
@@ -30,8 +31,12 @@ def images_per_second(size: int, bs: int, frozen: bool, steps: int = 10) -> tupl
     x = torch.randn(bs, 3, size, size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 5, (bs,))
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
     def step():
-        loss = nn.functional.cross_entropy(model(x), y)
+        with autocast():
+            loss = nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -43,7 +48,7 @@ def images_per_second(size: int, bs: int, frozen: bool, steps: int = 10) -> tupl
         step()
     train = bs * steps / (time.perf_counter() - start)
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         model(x)
         start = time.perf_counter()
         for _ in range(steps):
@@ -69,6 +74,7 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 32, 64])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -77,9 +83,10 @@ def main():
         for size in args.sizes:
             for bs in args.batches:
                 for frozen in (False, True):
-                    train, evaluate = images_per_second(size, bs, frozen)
-                    print(f"{threads} thread(s), {size} px, batch {bs}, {'frozen' if frozen else 'unfrozen'}: "
-                          f"train {train:.0f} images/s, eval {evaluate:.0f} images/s", flush=True)
+                    for precision in args.precisions:  # alternated, so a drift in speed hits both
+                        train, evaluate = images_per_second(size, bs, frozen, precision == "bf16")
+                        print(f"{threads} thread(s), {size} px, batch {bs}, {'frozen' if frozen else 'unfrozen'}, "
+                              f"{precision}: train {train:.0f} images/s, eval {evaluate:.0f} images/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,25 @@ def test_imagenet_offline_names_the_alternatives(tmp_path, monkeypatch):
 def test_unknown_weights():
     with pytest.raises(PipelineError, match="not 'imagenet', 'scratch'"):
         resnet34_body("/no/such/file.pt")
+
+
+def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state():
+    from lesson5.train.loop import error_rate, resolve_precision
+
+    torch.manual_seed(0)
+    x = torch.randn(256, 8)
+    y = (x[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    seen = []
+    model[0].register_forward_hook(lambda module, inputs, out: seen.append(out.dtype))
+    learner = Learner(model, Tensors(x, y, x, y), loss_func=nn.CrossEntropyLoss(),
+                      metrics={"error_rate": error_rate}, bs=32, device="cpu", precision="bf16")
+    history = learner.fit_one_cycle(4, 0.02)
+    assert set(seen) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert learner.predict(x).dtype == torch.float32
+    assert history.error_rate.iloc[-1] < 0.1
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    with pytest.raises(PipelineError, match="precision 'fp16'"):
+        resolve_precision("fp16", torch.device("cpu"))

@@ -20,7 +20,7 @@ import torch
 from lesson5.experiments.transfer import Finetune, finetune_budget, target_tasks
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import atomic_save, remove_checkpoints
-from lesson5.train.loop import resolve_device
+from lesson5.train.loop import resolve_device, resolve_precision
 
 
 def main(smk):
@@ -36,10 +36,13 @@ def main(smk):
     prepared = time.perf_counter()
     progress = Path(smk.params.checkpoints)
     done = {int(p.stem.split("~")[1]): torch.load(p, weights_only=False) for p in sorted(progress.glob("seed~*.pt"))}
+    device = resolve_device(cfg["device"])
+    precision = resolve_precision(cfg["precision"], device)
+    logging.getLogger("lesson5.finetune").info("training on %s in %s", device, precision)
     body = smk.input.body if family == "pretrained" and cfg["weights"] == "pretrained" else cfg["weights"]
-    result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body,
-                             Finetune.from_config(cfg["finetune"], cfg["lr_find"]), budget,
-                             str(resolve_device(cfg["device"])), cfg["strategies"], done=done,
+    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision)
+    result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, ft, budget, str(device),
+                             cfg["strategies"], done=done,
                              on_seed=lambda seed, r, lrs: atomic_save((r, lrs), progress / f"seed~{seed}.pt"))
     trained = time.perf_counter()
     pd.DataFrame(result.runs).to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6g")

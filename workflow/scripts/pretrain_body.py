@@ -4,6 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
+import logging
+
 import numpy as np
 import torch
 
@@ -11,7 +13,9 @@ from lesson5.experiments.transfer import pretrain, source_task
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import remove_checkpoints
-from lesson5.train.loop import resolve_device
+from lesson5.train.loop import resolve_device, resolve_precision
+
+log = logging.getLogger("lesson5.pretrain_body")
 
 
 def main(smk):
@@ -20,8 +24,11 @@ def main(smk):
     seed_everything(seed)
     with np.load(smk.input.data, allow_pickle=False) as npz:
         data = source_task(dict(npz), cfg["source_classes"], cfg["size"])
-    learner, history = pretrain(data, cfg["pretrain"], smk.params.ps, seed, str(resolve_device(cfg["device"])),
-                                checkpoint=f"{smk.params.checkpoints}/fit.pt")
+    device = resolve_device(cfg["device"])
+    precision = resolve_precision(cfg["precision"], device)
+    log.info("training on %s in %s", device, precision)
+    learner, history = pretrain(data, cfg["pretrain"], smk.params.ps, seed, str(device),
+                                checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision)
     history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid))
     history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
     save_body(learner.model.cpu(), smk.output.body, source=f"{smk.params.dataset} classes {cfg['source_classes']}",

@@ -101,7 +101,7 @@ def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, va
 
 
 def make_learner(model: nn.Module, data: TaskData, *, bs: int, wd: float, lr_div: float, seed: int,
-                 device: str, augment: bool = True, valid_every: int = 1) -> Learner:
+                 device: str, augment: bool = True, valid_every: int = 1, precision: str = "fp32") -> Learner:
     """Batches of about ``bs`` that split the training images evenly (drop_last then drops fewer
     images than there are batches; a reshuffle each epoch uses them all)."""
     n = len(data.y_train)
@@ -110,15 +110,17 @@ def make_learner(model: nn.Module, data: TaskData, *, bs: int, wd: float, lr_div
                    loss_func=nn.CrossEntropyLoss(), metrics={"error_rate": error_rate, "accuracy": accuracy},
                    layer_groups=layer_groups(model), opt="adam", wd=wd, wd_mode="decoupled", bs=even_bs,
                    drop_last=True, seed=seed, device=device, lr_div=lr_div,
-                   transform=random_flip if augment else None, valid_bs=500, valid_every=valid_every)
+                   transform=random_flip if augment else None, valid_bs=500, valid_every=valid_every,
+                   precision=precision)
 
 
 # ----- source task ----------------------------------------------------------------------------------
-def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None):
+def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32"):
     """fit_one_cycle of a ResNet-34 from random weights on the source task; (learner, history)."""
     torch.manual_seed(seed)
     model = cnn_model(len(data.classes), "scratch", ps).to(memory_format=torch.channels_last)
-    learner = make_learner(model, data, bs=cfg["bs"], wd=cfg["wd"], lr_div=1.0, seed=seed, device=device)
+    learner = make_learner(model, data, bs=cfg["bs"], wd=cfg["wd"], lr_div=1.0, seed=seed, device=device,
+                           precision=precision)
     learner.log_every = 20
     return learner, learner.fit_one_cycle(cfg["epochs"], cfg["lr"], checkpoint=checkpoint)
 
@@ -146,11 +148,12 @@ class Finetune:
     wd: float = 0.01
     ps: float = 0.5
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
+    precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto
 
     @classmethod
-    def from_config(cls, ft: dict, finder: dict) -> "Finetune":
+    def from_config(cls, ft: dict, finder: dict, precision: str = "fp32") -> "Finetune":
         keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in ft.items() if k in keys}, finder=dict(finder))
+        return cls(**{k: v for k, v in ft.items() if k in keys}, finder=dict(finder), precision=precision)
 
 
 @dataclass
@@ -171,7 +174,8 @@ class BudgetResult:
 def new_learner(data: TaskData, weights: str, ft: Finetune, seed: int, device: str) -> Learner:
     torch.manual_seed(seed)
     model = cnn_model(len(data.classes), weights, ft.ps).to(memory_format=torch.channels_last)
-    return make_learner(model, data, bs=ft.bs, wd=ft.wd, lr_div=ft.lr_div, seed=seed, device=device, valid_every=0)
+    return make_learner(model, data, bs=ft.bs, wd=ft.wd, lr_div=ft.lr_div, seed=seed, device=device, valid_every=0,
+                        precision=ft.precision)
 
 
 def find_lr(learner: Learner, ft: Finetune, name: str, budget: int, result: BudgetResult) -> float:
@@ -316,7 +320,8 @@ def lesson_scale(arrays: dict, cfg: dict, seed: int, device: str, cache_dir: str
                       metrics={"error_rate": error_rate}, layer_groups=layer_groups(model), opt="adam",
                       wd=cfg["wd"], wd_mode="decoupled", bs=cfg["bs"], drop_last=True, seed=seed, device=device,
                       lr_div=cfg["lr_div"], transform=PetsAugment(cfg["size"], *stats),
-                      valid_transform=CenterCropNormalize(cfg["size"], *stats), valid_bs=cfg["bs"], log_every=20)
+                      valid_transform=CenterCropNormalize(cfg["size"], *stats), valid_bs=cfg["bs"], log_every=20,
+                      precision=cfg.get("precision", "auto"))
     saved = (lambda name: f"{checkpoints}/{name}.pt") if checkpoints else (lambda name: None)
     learner.freeze()
     frozen = learner.fit_one_cycle(cfg["frozen_epochs"], list(cfg["lr"]), checkpoint=saved("frozen"))

@@ -65,6 +65,27 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """auto: bf16 where the hardware computes it natively (a CUDA GPU that supports it, a CPU with
+    AVX512-BF16 or AMX), else fp32. Emulated bf16 would be slower than fp32."""
+    if name == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "fp32"
+    if name not in ("fp32", "bf16"):
+        raise PipelineError(f"precision {name!r}: use fp32, bf16 or auto")
+    return name
+
+
 def autograd_step(learner: "Learner", opt: torch.optim.Optimizer) -> Step:
     """The default step: forward, loss (+ the L2 term where decay lives in the loss), backward,
     the decay torch's optimizer cannot apply itself, ``opt.step()``."""
@@ -73,7 +94,8 @@ def autograd_step(learner: "Learner", opt: torch.optim.Optimizer) -> Step:
     def step(xb, yb):
         if learner.transform is not None:
             xb = learner.transform(xb)
-        losses = learner.losses(learner.model(xb), yb)
+        with learner.autocast():
+            losses = learner.losses(learner.model(xb), yb)
         total = losses.sum()  # stacked models: each model's gradient is its own loss's
         if decay is not None and decay.mode == "loss":
             total = total + decay.penalty()
@@ -117,10 +139,12 @@ class Learner:
     log_every: int = 0  # log a progress line every N batches (0: once per epoch)
     valid_every: int = 1  # validate every N epochs and after the last (0: only after the last)
     make_step: Callable[["Learner", torch.optim.Optimizer], Step] = autograd_step
+    precision: str = "fp32"  # bf16: forward passes autocast to bfloat16; weights, grads, optimizer state stay fp32
 
     def __post_init__(self):
         self.torch_device = resolve_device(self.device)
         self.model.to(self.torch_device)
+        self.precision = resolve_precision(self.precision, self.torch_device)
         self.data = Tensors(*(t.to(self.torch_device) for t in
                               (self.data.x_train, self.data.y_train, self.data.x_valid, self.data.y_valid)))
         if self.layer_groups is None:
@@ -168,6 +192,10 @@ class Learner:
         """The decay this trainer applies itself; None where the optimizer's weight_decay does it all."""
         return ManualDecay.for_optimizer(opt, self.opt, self.wd, self.wd_mode)
 
+    def autocast(self):
+        """Mixed precision where asked (torch's autocast: matmuls and convolutions in bf16)."""
+        return torch.autocast(self.torch_device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     def lrs(self, spec) -> list[float]:
         return expand_lr_spec(spec, len(self.layer_groups), self.lr_div)
 
@@ -206,7 +234,8 @@ class Learner:
             batch = prepare(x[i:i + self.valid_bs])
             if self.stacked:
                 batch = batch.expand(len(self.seeds), *batch.shape)
-            parts.append(self.model(batch))
+            with self.autocast():
+                parts.append(self.model(batch).float())
         return torch.cat(parts, dim=1 if self.stacked else 0)
 
     def validate(self) -> list[dict[str, float]]:
