@@ -80,18 +80,23 @@ def test_lr_pick_rules_on_a_synthetic_curve():
         suggest_lr(sweep, "valley")
 
 
-def test_rise_rule_reads_a_flat_then_rising_curve():
+@pytest.mark.parametrize("noise", [0.02, 0.15])
+def test_rise_rule_reads_a_flat_then_rising_curve(noise):
     """A body unfrozen after its head trained: a flat, noisy loss (drifting up a little) that rises
-    from 3e-4, smoothed as the lr finder smooths it. The minimum sits at the flat part's start, so
-    minimum/10 picks noise; rise/10 lands a decade before the rise."""
+    from 3e-4, smoothed as the lr finder smooths it (its moving average lags the rise by about a
+    decade). The minimum sits in the flat part, so minimum/10 picks noise; rise/10 lands near the
+    rise's start, also when the per-batch noise is as large as a real batch of 64's (0.15 here),
+    where a 5% threshold reads the noise as the rise."""
     from lesson5.train.smoothing import smooth
 
     lrs = np.logspace(-7, 0, 100)
-    raw = 0.4 + 0.002 * np.log10(lrs / 1e-7) + 0.02 * np.random.default_rng(0).standard_normal(100)
+    raw = 0.45 + 0.002 * np.log10(lrs / 1e-7) + noise * np.random.default_rng(3).standard_normal(100)
     raw += np.where(lrs > 3e-4, 0.3 * np.log10(lrs / 3e-4), 0)
     sweep = pd.DataFrame({"lr": lrs, "smoothed_loss": smooth(raw)})
-    assert suggest_lr(sweep, "minimum/10") < 1e-6  # the minimum rule picks the noise
-    assert 1e-5 < suggest_lr(sweep, "rise/10") < 1e-4
+    assert suggest_lr(sweep, "minimum/10") < 1e-5  # the minimum rule picks the noise
+    assert 1e-4 < suggest_lr(sweep, "rise/10") < 1e-3
+    if noise > 0.1:
+        assert suggest_lr(sweep, "rise/10", rise=0.05) < 1e-6
 
 
 class ToyBody(nn.Sequential):

@@ -180,9 +180,9 @@ def new_learner(data: TaskData, weights: str, ft: Finetune, seed: int, device: s
 
 def find_lr(learner: Learner, ft: Finetune, name: str, budget: int, result: BudgetResult) -> float:
     """Run the lr finder, keep its sweep, and return the lr its pick rule suggests."""
-    finder = {k: v for k, v in ft.finder.items() if k != "pick"}
+    finder = {k: v for k, v in ft.finder.items() if k not in ("pick", "rise")}
     sweep = learner.lr_find(**finder)
-    lr = suggest_lr(sweep, ft.finder.get("pick", {}).get(name, "minimum/10"))
+    lr = suggest_lr(sweep, ft.finder.get("pick", {}).get(name, "minimum/10"), rise=ft.finder.get("rise", 0.2))
     log.info("budget %d: lr finder on the %s model suggests %.3g", budget, name, lr)
     result.sweeps.append(sweep.assign(budget=budget, finder=name, suggested=lr))
     return lr

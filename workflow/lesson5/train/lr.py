@@ -37,14 +37,15 @@ def expand_lr_spec(spec, n_groups: int, div: float = 10.0) -> list[float]:
 LR_PICKS = ("minimum/10", "rise/10", "steepest")
 
 
-def suggest_lr(sweep, pick: str = "minimum/10", skip_start: int = 10, skip_end: int = 5, rise: float = 0.05) -> float:
+def suggest_lr(sweep, pick: str = "minimum/10", skip_start: int = 10, skip_end: int = 5, rise: float = 0.2) -> float:
     """An lr from an lr finder's sweep (columns lr, smoothed_loss), by one of the lesson's rules of thumb:
 
     * "minimum/10": the lr at the lowest smoothed loss divided by 10 ("bottom divided by 10");
     * "rise/10": the lr from which the smoothed loss stays more than ``rise`` above its lowest value so
       far, divided by 10 ("well before it gets worse"). On a U-shaped curve it lands near
       minimum/10; on a curve that is flat until it rises (a body unfrozen after its head has
-      trained) it finds the rise, where the flat part's minimum is noise;
+      trained) it finds the rise, where the flat part's minimum is noise. ``rise`` must clear the
+      flat part's noise: at batch 64 the smoothed loss of a flat curve wanders by ±10%;
     * "steepest": the lr where the smoothed loss falls fastest per decade of lr.
 
     The first skip_start and last skip_end points are ignored, as fastai's recorder.plot does."""
