@@ -284,3 +284,31 @@ def test_lr_find_is_an_exponential_schedule_that_stops_at_divergence_and_restore
     assert sweep.smoothed_loss.iloc[-1] > 4 * sweep.smoothed_loss.min()
     assert all(torch.equal(a, b) for a, b in zip(before.values(), learner.model.state_dict().values()))
     assert learner.iterations == []  # the sweep is not part of the training record
+
+
+@pytest.mark.parametrize("bias_wd", [False, True])
+def test_lazy_adamw_equals_sparse_adam_with_lazy_decay(bias_wd):
+    """The fast sparse optimizer against torch's SparseAdam plus the trainer's lazy decoupled decay
+    (its reference): same parameters and moments after 1cycle (which cycles beta1), and rows no
+    batch touched (users 20-29, items 30-39: never rated) keep their initial values in both."""
+    data = random_data()
+    keep = (data.x_train[:, 0] < 20) & (data.x_train[:, 1] < 30)
+    data = Tensors(data.x_train[keep], data.y_train[keep], data.x_valid, data.y_valid)
+
+    def trained(opt):
+        torch.manual_seed(0)
+        model = DotProductBias(30, 40, 8, sparse=True)
+        learner = Learner(model, data, opt=opt, wd=0.3, wd_mode="decoupled", bias_wd=bias_wd, bs=16,
+                          device="cpu", seed=1)
+        history = learner.fit_one_cycle(3, 3e-2)
+        return model, history
+
+    torch.manual_seed(0)
+    initial = DotProductBias(30, 40, 8, sparse=True)
+    lazy, lazy_history = trained("lazy_adamw")
+    reference, reference_history = trained("sparse_adam")
+    assert np.allclose(lazy_history.valid_loss, reference_history.valid_loss, atol=1e-6)
+    for (name, a), b, start in zip(lazy.named_parameters(), reference.parameters(), initial.parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name
+        assert not torch.equal(a[:20 if "u_" in name else 30], start[:20 if "u_" in name else 30]), name
+        assert torch.equal(a[20 if "u_" in name else 30:], start[20 if "u_" in name else 30:]), name

@@ -4,9 +4,10 @@ The seeds of one setting train together: the dot-product and bias-only models as
 ``StackedDotProductBias`` (the K seeds' numbers are those of K separate runs), the embedding-MLP and
 the global mean one seed after another in the same process.
 
-Large releases (millions of ratings) take ``sparse``: embeddings with sparse gradients, torch's
-SparseAdam with decoupled decay of the rows a batch touches, large batches; there the seeds train
-one after another (a sparse gradient does not pass through the stacked tables' reshape).
+Large releases (millions of ratings) take ``sparse``: embeddings with sparse gradients, Adam with
+decoupled decay on the rows a batch touches (``LazyAdamW``, or torch's SparseAdam plus the trainer's
+lazy decay: the same update, slower), large batches; there the seeds train one after another (a
+sparse gradient does not pass through the stacked tables' reshape).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class CollabSettings:
     mlp_layers: tuple[int, ...] = (100,)
     mlp_ps: tuple[float, ...] = (0.0,)
     device: str = "cpu"
-    sparse: bool = False  # large data: sparse embedding gradients + SparseAdam, lazy decoupled decay
+    sparse: bool = False  # large data: sparse embedding gradients, Adam + decoupled decay of the touched rows
+    sparse_opt: str = "lazy_adamw"  # lazy_adamw (index ops) | sparse_adam (torch's SparseAdam: the reference)
     valid_bs: int = 65536  # validation in chunks of this many ratings
 
     @classmethod
@@ -72,7 +74,7 @@ def build_model(s: CollabSettings, data: CollabData, seed: int) -> torch.nn.Modu
 def make_learner(data: CollabData, s: CollabSettings, model: torch.nn.Module, seed) -> Learner:
     sparse = s.sparse and s.model in ("bias", "dot")
     return Learner(model, Tensors(data.x_train, data.y_train, data.x_valid, data.y_valid),
-                   metrics={"valid_rmse": rmse}, opt="sparse_adam" if sparse else "adam", wd=s.wd,
+                   metrics={"valid_rmse": rmse}, opt=s.sparse_opt if sparse else "adam", wd=s.wd,
                    wd_mode=s.wd_mode, bias_wd=s.bias_wd, bs=s.bs, seed=seed, device=s.device, valid_bs=s.valid_bs)
 
 

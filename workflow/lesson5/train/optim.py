@@ -18,15 +18,16 @@ import torch
 from torch import nn
 
 from lesson5.errors import PipelineError
+from lesson5.train.lazy_adamw import LazyAdamW
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw", "sparse_adam")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw", "sparse_adam", "lazy_adamw")
 WD_MODES = ("decoupled", "l2", "loss")
 
 
 def builtin_decay(name: str, wd_mode: str) -> bool:
     """Whether torch's optimizer applies this decay itself through its weight_decay argument
     (otherwise ManualDecay does: decoupled decay for SGD/RMSprop, L2 in the loss)."""
-    return wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw"))
+    return wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw", "lazy_adamw"))
 
 
 def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: str = "decoupled",
@@ -38,8 +39,8 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
         raise PipelineError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
     if wd_mode not in WD_MODES:
         raise PipelineError(f"unknown wd_mode {wd_mode!r}; choose one of {WD_MODES}")
-    if name == "adamw" and wd_mode != "decoupled":
-        raise PipelineError("adamw is Adam with decoupled weight decay; use adam for wd_mode l2/loss")
+    if name in ("adamw", "lazy_adamw") and wd_mode != "decoupled":
+        raise PipelineError(f"{name} is Adam with decoupled weight decay; use adam for wd_mode l2/loss")
     builtin = builtin_decay(name, wd_mode)
     groups = [{"params": g["params"], "lr": g["lr"], "decay": g.get("decay", True),
                "weight_decay": wd if builtin and g.get("decay", True) else 0.0} for g in param_groups]
@@ -54,6 +55,8 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
         if wd_mode != "decoupled":
             raise PipelineError("sparse_adam takes decoupled weight decay only (torch's SparseAdam has none)")
         return torch.optim.SparseAdam(groups, lr=lr, betas=tuple(betas), eps=eps)
+    if name == "lazy_adamw":  # the same update and decay on index ops: faster on large tables
+        return LazyAdamW(groups, lr=lr, betas=tuple(betas), eps=eps)
     adam = torch.optim.AdamW if wd_mode == "decoupled" else torch.optim.Adam
     fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
     return adam(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)
@@ -130,4 +133,4 @@ class ManualDecay:
 
 def supports_momentum_cycling(name: str) -> bool:
     """1cycle cycles Adam's beta1 or SGD's momentum; plain SGD and RMSprop keep theirs (zero)."""
-    return name in ("momentum", "adam", "adamw", "sparse_adam")
+    return name in ("momentum", "adam", "adamw", "sparse_adam", "lazy_adamw")
