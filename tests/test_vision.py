@@ -118,7 +118,7 @@ def test_unknown_weights():
         resnet34_body("/no/such/file.pt")
 
 
-def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state():
+def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state(monkeypatch):
     from lesson5.train.loop import error_rate, resolve_precision
 
     torch.manual_seed(0)
@@ -135,6 +135,11 @@ def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state():
     assert learner.predict(x).dtype == torch.float32
     assert history.error_rate.iloc[-1] < 0.1
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    assert resolve_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    import lesson5.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
+    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512f"})  # bf16 would be emulated
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     with pytest.raises(PipelineError, match="precision 'fp16'"):
         resolve_precision("fp16", torch.device("cpu"))

@@ -36,8 +36,9 @@ def ratings_format(file: str, sep: str, integer: bool, header=(), encoding="utf-
                        header=header, encoding=encoding, quoted=sep == ",")
 
 
-def csv_release(name: str, url: str, first: str, last: str, **kw) -> "Release":
-    """The CSV releases since ml-20m: UTF-8, one header row, quoted titles, half-star ratings."""
+def csv_release(name: str, url: str, first: str, last: str | None, **kw) -> "Release":
+    """The CSV releases since ml-20m: UTF-8, one header row, quoted titles, half-star ratings
+    (``last`` None: no end date)."""
     return Release(
         name=name,
         url=url,
@@ -45,7 +46,7 @@ def csv_release(name: str, url: str, first: str, last: str, **kw) -> "Release":
         items=TableFormat("movies.csv", ",", ("item", "title", "genres"), ("int", "text", "text"),
                           header=("movieId", "title", "genres"), quoted=True),
         ratings_values=HALF_STARS,
-        timestamps=(utc(first), utc(last)),
+        timestamps=(utc(first), utc(last) if last else None),
         **kw,
     )
 
@@ -129,16 +130,9 @@ RELEASES: dict[str, Release] = {
                     "2019-11-22", n_ratings=25_000_095, n_users=162_541, n_items=59_047),
         csv_release("ml-32m", "https://files.grouplens.org/datasets/movielens/ml-32m.zip", "1995-01-01",
                     "2023-10-13", n_ratings=32_000_204, n_users=200_948, n_items=84_432),
-        Release(
-            name="ml-latest-small",  # a development release, regenerated now and then: no end date
-            url="https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
-            ratings=ratings_format("ratings.csv", ",", integer=False, header=CSV_RATINGS_HEADER),
-            items=TableFormat("movies.csv", ",", ("item", "title", "genres"), ("int", "text", "text"),
-                              header=("movieId", "title", "genres"), quoted=True),
-            ratings_values=HALF_STARS,
-            timestamps=(utc("1995-01-01"), None),
-            n_ratings=100_836, n_users=610, n_items=9_724,
-        ),
+        # a development release, regenerated now and then: no end date
+        csv_release("ml-latest-small", "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+                    "1995-01-01", None, n_ratings=100_836, n_users=610, n_items=9_724),
     )
 }
 

@@ -31,6 +31,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from lesson5.atomic import atomic_output
 from lesson5.errors import ChecksumMismatch, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -100,30 +101,25 @@ def download(url: str, dest: Path, *, timeout: float = 60, retries: int = 3, bac
     A response shorter than its Content-Length (a dropped connection) counts as a failed attempt;
     the half file is deleted, never renamed into place.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     last_error: Exception | None = None
     for attempt in range(1, retries + 1):
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                expected = resp.headers.get("Content-Length")
-                received = 0
-                while block := resp.read(CHUNK):
-                    out.write(block)
-                    received += len(block)
-                    log.info("downloading %s: %.1f MB", url, received / 1e6)
-            if expected is not None and received != int(expected):
-                raise OSError(f"connection closed after {received} of {expected} bytes")
-            os.replace(tmp_name, dest)
+            with atomic_output(dest, ".part") as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                    expected = resp.headers.get("Content-Length")
+                    received = 0
+                    while block := resp.read(CHUNK):
+                        out.write(block)
+                        received += len(block)
+                        log.info("downloading %s: %.1f MB", url, received / 1e6)
+                if expected is not None and received != int(expected):
+                    raise OSError(f"connection closed after {received} of {expected} bytes")
             return dest
         except (urllib.error.URLError, http.client.HTTPException, OSError, socket.timeout, ValueError) as error:
             last_error = error
             log.warning("download attempt %d/%d of %s failed: %s", attempt, retries, url, error)
             if attempt < retries:
                 time.sleep(backoff * 2 ** (attempt - 1))
-        finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
     raise SourceUnavailable(f"could not download {url} after {retries} attempts: {last_error}")
 
 

@@ -59,22 +59,23 @@ def random_flip(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class TaskData:
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
+class TaskData(Tensors):
+    """A task's tensors, with its dataset classes (in label order) and training rows."""
+
     classes: list[int] = field(default_factory=list)
     index: np.ndarray | None = None  # the training rows' indices in the dataset
 
 
+def images_and_labels(x: np.ndarray, y: np.ndarray, index: np.ndarray, classes, size: int):
+    """Model inputs and labels renumbered 0..k-1 for the rows ``index`` of a dataset part."""
+    return to_model_input(x[index], size), torch.from_numpy(relabel(y[index], classes))
+
+
 def task_data(arrays: dict, classes, train_index: np.ndarray, valid_index: np.ndarray, size: int) -> TaskData:
     """The chosen train and valid images of ``classes``, labels renumbered 0..k-1."""
-    def part(x, y, index):
-        return to_model_input(x[index], size), torch.from_numpy(relabel(y[index], classes))
-
-    return TaskData(*part(arrays["x_train"], arrays["y_train"], train_index),
-                    *part(arrays["x_valid"], arrays["y_valid"], valid_index), list(classes))
+    return TaskData(*images_and_labels(arrays["x_train"], arrays["y_train"], train_index, classes, size),
+                    *images_and_labels(arrays["x_valid"], arrays["y_valid"], valid_index, classes, size),
+                    list(classes))
 
 
 def source_task(arrays: dict, classes, size: int) -> TaskData:
@@ -88,16 +89,11 @@ def source_task(arrays: dict, classes, size: int) -> TaskData:
 def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int):
     """{seed: {budget: TaskData}}: each seed's nested budgets, one fixed validation set for all."""
     valid = valid_indices(arrays["y_valid"], classes, valid_per_class, valid_seed)
-    x_valid = to_model_input(arrays["x_valid"][valid], size)
-    y_valid = torch.from_numpy(relabel(arrays["y_valid"][valid], classes))
-    out = {}
-    for seed in seeds:
-        out[seed] = {}
-        for budget, index in budget_indices(arrays["y_train"], classes, budgets, seed).items():
-            out[seed][budget] = TaskData(to_model_input(arrays["x_train"][index], size),
-                                         torch.from_numpy(relabel(arrays["y_train"][index], classes)),
-                                         x_valid, y_valid, list(classes), index)
-    return out
+    x_valid, y_valid = images_and_labels(arrays["x_valid"], arrays["y_valid"], valid, classes, size)
+    return {seed: {budget: TaskData(*images_and_labels(arrays["x_train"], arrays["y_train"], index, classes, size),
+                                    x_valid, y_valid, list(classes), index)
+                   for budget, index in budget_indices(arrays["y_train"], classes, budgets, seed).items()}
+            for seed in seeds}
 
 
 def make_learner(model: nn.Module, data: TaskData, *, bs: int, wd: float, lr_div: float, seed: int,
@@ -106,9 +102,9 @@ def make_learner(model: nn.Module, data: TaskData, *, bs: int, wd: float, lr_div
     images than there are batches; a reshuffle each epoch uses them all)."""
     n = len(data.y_train)
     even_bs = max(1, n // math.ceil(n / bs))
-    return Learner(model, Tensors(data.x_train, data.y_train, data.x_valid, data.y_valid),
-                   loss_func=nn.CrossEntropyLoss(), metrics={"error_rate": error_rate, "accuracy": accuracy},
-                   layer_groups=layer_groups(model), opt="adam", wd=wd, wd_mode="decoupled", bs=even_bs,
+    return Learner(model, data, loss_func=nn.CrossEntropyLoss(),
+                   metrics={"error_rate": error_rate, "accuracy": accuracy}, layer_groups=layer_groups(model),
+                   opt="adam", wd=wd, wd_mode="decoupled", bs=even_bs,
                    drop_last=True, seed=seed, device=device, lr_div=lr_div,
                    transform=random_flip if augment else None, valid_bs=500, valid_every=valid_every,
                    precision=precision)
@@ -207,11 +203,12 @@ def record(result: BudgetResult, learner: Learner, n_classes: int, *, budget, se
     final, epochs = stages[-1][1].iloc[-1], sum(len(h) for _, h in stages)
     result.runs.append({"budget": budget, "seed": seed, "strategy": strategy, **lrs,
                         "frozen_error_rate": frozen, "error_rate": final.error_rate, "valid_loss": final.valid_loss,
-                        "epochs": epochs, "steps": epochs * learner.n_batches(), "seconds": time.perf_counter() - start})
+                        "epochs": epochs, "steps": epochs * learner.n_batches(),
+                        "seconds": time.perf_counter() - start})
     stage_of = np.repeat([name for name, h in stages], [len(h) * learner.n_batches() for _, h in stages])
     result.iterations.append(pd.DataFrame(learner.iterations).assign(
         budget=budget, seed=seed, strategy=strategy, stage=stage_of[:len(learner.iterations)]))
-    counts = confusion_matrix(learner.predict(learner.data.x_valid), learner.data.y_valid, n_classes)
+    counts = confusion_matrix(learner.valid_pred, learner.data.y_valid, n_classes)  # the fit's last validation
     result.confusions.append(pd.DataFrame([{"budget": budget, "seed": seed, "strategy": strategy, "true": t,
                                             "predicted": p, "count": int(counts[t, p])}
                                            for t in range(n_classes) for p in range(n_classes)]))

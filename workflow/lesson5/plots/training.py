@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lesson5.plots.style import plt, save
+from lesson5.train.lr import trim_sweep
 from lesson5.train.smoothing import smooth
 
 
@@ -22,7 +23,7 @@ def plot_loss_curve(iterations: pd.DataFrame, history: pd.DataFrame, title: str,
 
 def plot_lr_find(sweep: pd.DataFrame, title: str, path, skip_start: int = 10, skip_end: int = 5):
     """Smoothed loss against lr (log axis), as fastai's recorder.plot(skip_start, skip_end)."""
-    part = sweep.iloc[skip_start: len(sweep) - skip_end] if len(sweep) > skip_start + skip_end else sweep
+    part = trim_sweep(sweep, skip_start, skip_end)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(part.lr, part.smoothed_loss, color="tab:blue")
     best = part.loc[part.smoothed_loss.idxmin()]

@@ -6,11 +6,20 @@ import numpy as np
 import pandas as pd
 
 from lesson5.plots.style import plt, save
+from lesson5.train.lr import trim_sweep
 from lesson5.train.smoothing import smooth
 
 STRATEGY_COLORS = {"head_only": "tab:orange", "discriminative": "tab:green", "unfrozen_high_lr": "tab:red",
                    "scratch": "tab:blue"}
 BODY_STYLES = {"pretrained": "--", "random": ":"}
+
+
+def budget_axis(ax, budgets):
+    """Labels per class on a log x axis, ticked at the budgets that ran."""
+    budgets = sorted(budgets.unique())
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.minorticks_off()
 
 
 def plot_budget_curve(table: pd.DataFrame, strategies, title: str, path):
@@ -27,10 +36,7 @@ def plot_budget_curve(table: pd.DataFrame, strategies, title: str, path):
         else:
             style = next((s for body, s in BODY_STYLES.items() if f"{body} body" in method), "-.")
             ax.plot(part.budget, part.error_rate_mean, ls=style, color="grey", marker=".", label=method)
-    budgets = sorted(table.budget.unique())
-    ax.set_xscale("log")
-    ax.set_xticks(budgets, [str(b) for b in budgets])
-    ax.minorticks_off()
+    budget_axis(ax, table.budget)
     n = int(table.n_seeds.max())
     ax.set(title=title, xlabel="labelled training images per class (log scale)",
            ylabel=f"valid error rate (mean ± std over {n} seeds)", ylim=(0, None))
@@ -49,7 +55,7 @@ def plot_lr_finder(sweeps: pd.DataFrame, finder: str, title: str, path, skip_sta
     cmap = plt.get_cmap("viridis")
     budgets = sorted(part.budget.unique())
     for k, (budget, curve) in enumerate(part.groupby("budget")):
-        curve = curve.iloc[skip_start: len(curve) - skip_end] if len(curve) > skip_start + skip_end + 2 else curve
+        curve = trim_sweep(curve, skip_start, skip_end)
         color = cmap(k / max(len(budgets) - 1, 1))
         ax.plot(curve.lr, curve.smoothed_loss, color=color, label=f"{budget} labels/class")
         chosen = float(curve.suggested.iloc[0])
@@ -71,10 +77,7 @@ def plot_probes(probes: pd.DataFrame, title: str, path):
     for (body, layer), part in stats.groupby(["body", "layer"]):
         ax.errorbar(part.budget, part["mean"], yerr=part["std"].fillna(0), capsize=3, marker="o",
                     ls="-" if body == "pretrained" else ":", color=colors[layer], label=f"{body} body, {layer}")
-    budgets = sorted(stats.budget.unique())
-    ax.set_xscale("log")
-    ax.set_xticks(budgets, [str(b) for b in budgets])
-    ax.minorticks_off()
+    budget_axis(ax, stats.budget)
     ax.set(title=title, xlabel="labelled training images per class (log scale)",
            ylabel="valid error of a logistic regression (mean ± std over seeds)", ylim=(0, None))
     ax.legend(fontsize=8, ncol=2)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from lesson5.atomic import atomic_output
 
 
 def rng_state(generators: list[torch.Generator]) -> dict:
@@ -39,16 +40,8 @@ def set_rng_state(state: dict, generators: list[torch.Generator]):
 
 def atomic_save(obj, path: str | Path):
     """torch.save to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_checkpoint(path, *, epoch: int, model, opt, sched, generators, rows, records):

@@ -153,6 +153,7 @@ class Learner:
         self.seeds = list(self.seed) if self.stacked else [self.seed]
         self.generators = [torch.Generator().manual_seed(s) for s in self.seeds]
         self.iterations: list[dict] = []  # one row per training batch (and model): lr, momentum, loss
+        self.valid_pred: torch.Tensor | None = None  # the last validation's predictions
 
     # ----- layer groups -------------------------------------------------------------------------
     def _group_params(self, group) -> list[nn.Parameter]:
@@ -239,8 +240,9 @@ class Learner:
         return torch.cat(parts, dim=1 if self.stacked else 0)
 
     def validate(self) -> list[dict[str, float]]:
-        """Valid loss and metrics, one dict per model."""
-        pred = self.predict(self.data.x_valid)
+        """Valid loss and metrics, one dict per model. The predictions stay in ``valid_pred`` (after a
+        fit: the trained model's, for a confusion matrix without predicting again)."""
+        pred = self.valid_pred = self.predict(self.data.x_valid)
         preds = pred.unbind(0) if self.stacked else [pred]
         out = []
         for p in preds:

@@ -37,6 +37,12 @@ def expand_lr_spec(spec, n_groups: int, div: float = 10.0) -> list[float]:
 LR_PICKS = ("minimum/10", "rise/10", "steepest")
 
 
+def trim_sweep(sweep, skip_start: int = 10, skip_end: int = 5):
+    """An lr finder's sweep without its first skip_start and last skip_end points, as fastai's
+    recorder.plot reads it; a sweep too short for that (it diverged early) is kept whole."""
+    return sweep.iloc[skip_start: len(sweep) - skip_end] if len(sweep) > skip_start + skip_end + 2 else sweep
+
+
 def suggest_lr(sweep, pick: str = "minimum/10", skip_start: int = 10, skip_end: int = 5, rise: float = 0.2) -> float:
     """An lr from an lr finder's sweep (columns lr, smoothed_loss), by one of the lesson's rules of thumb:
 
@@ -45,13 +51,13 @@ def suggest_lr(sweep, pick: str = "minimum/10", skip_start: int = 10, skip_end: 
       far, divided by 10 ("well before it gets worse"). On a U-shaped curve it lands near
       minimum/10; on a curve that is flat until it rises (a body unfrozen after its head has
       trained) it finds the rise, where the flat part's minimum is noise. ``rise`` must clear the
-      flat part's noise: at batch 64 the smoothed loss of a flat curve wanders by ±10%;
+      flat part's noise: at batch 64 a flat curve's smoothed loss went up to 15% above its lowest;
     * "steepest": the lr where the smoothed loss falls fastest per decade of lr.
 
     The first skip_start and last skip_end points are ignored, as fastai's recorder.plot does."""
     if pick not in LR_PICKS:
         raise PipelineError(f"unknown lr pick {pick!r}; choose one of {LR_PICKS}")
-    part = sweep.iloc[skip_start: len(sweep) - skip_end] if len(sweep) > skip_start + skip_end + 2 else sweep
+    part = trim_sweep(sweep, skip_start, skip_end)
     lrs, losses = part.lr.to_numpy(dtype=float), part.smoothed_loss.to_numpy(dtype=float)
     if pick == "minimum/10":
         return float(lrs[losses.argmin()] / 10)
