@@ -1,20 +1,21 @@
-"""Time the main collaborative-filtering config on ml-100k's random split: one run, and one
+"""Time the main collaborative-filtering config on ml-100k's random split with each training step
+(autograd, and the hand-derived ``analytic`` gradient of lesson5/train/dot_step.py): one run, and one
 configuration's seeds trained together as one stacked model (what a train_collab job does).
 
     python benchmarks/collab_speed.py --source DIR   (DIR holds u.data and u.item)
 
-Prints the per-seed valid RMSE and the training times, then one line:
-    rmse=<seed 0's valid RMSE> train_seconds=<one run> config_seconds=<all seeds stacked>
-Start-up (imports) and data loading are timed separately and not counted. Each training is repeated
-(--repeats, fresh models, same seeds: same RMSE) and the medians are printed, because this shared
-VM's speed drifts from one run to the next. To compare with another revision of the project, check it
-out in a worktree and alternate the two scripts in one loop (see docs/benchmarks.md).
+Prints the per-seed valid RMSE and the training times, then one line per step:
+    step=<step> rmse=<seed 0's valid RMSE> train_seconds=<one run> config_seconds=<all seeds stacked>
+Start-up (imports) and data loading are timed separately and not counted. The two steps alternate,
+training by training, --repeats times each (fresh models, same seeds: same RMSE), and the medians are
+printed, because this shared VM's speed drifts from one run to the next.
 """
 
 import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
@@ -30,6 +31,7 @@ from lesson5.experiments.collab import CollabSettings, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+STEPS = ("autograd", "analytic")
 
 
 def load_random_split(source: Path):
@@ -39,17 +41,20 @@ def load_random_split(source: Path):
                         CONFIG["movielens"]["split_seed"]), items
 
 
-def timed_training(split, items, settings, seeds, repeats):
-    """(median seconds, [valid RMSE per seed]) over ``repeats`` trainings of ``seeds`` together."""
-    times, finals = [], set()
+def timed_trainings(split, items, settings, seeds, repeats):
+    """{step: (median seconds, [seconds], [valid RMSE per seed])} over ``repeats`` trainings of
+    ``seeds`` together with each step, the steps alternating."""
+    times = {step: [] for step in STEPS}
+    finals = {step: set() for step in STEPS}
     for _ in range(repeats):
-        start = time.perf_counter()
-        _, runs = train(split, items, settings, seeds)
-        times.append(time.perf_counter() - start)
-        finals.add(tuple(round(float(r.history.valid_rmse.iloc[-1]), 6) for r in runs))
-    if len(finals) != 1:
+        for step in STEPS:
+            start = time.perf_counter()
+            _, runs = train(split, items, replace(settings, step=step), seeds)
+            times[step].append(time.perf_counter() - start)
+            finals[step].add(tuple(round(float(r.history.valid_rmse.iloc[-1]), 6) for r in runs))
+    if any(len(f) != 1 for f in finals.values()):
         raise SystemExit(f"repeats disagree: {finals}")
-    return statistics.median(times), times, list(finals.pop())
+    return {step: (statistics.median(times[step]), times[step], list(finals[step].pop())) for step in STEPS}
 
 
 def main():
@@ -67,16 +72,20 @@ def main():
     settings = CollabSettings.from_config(CONFIG["collab"]["model"])
     print(f"torch {torch.__version__}, {args.threads} thread(s), {settings}")
     print(f"load + validate + split: {time.perf_counter() - start:.2f} s")
-    one, one_times, one_rmse = timed_training(split, items, settings, args.seeds[:1], args.repeats)
-    stacked, stacked_times, rmses = timed_training(split, items, settings, args.seeds, args.repeats)
+    one = timed_trainings(split, items, settings, args.seeds[:1], args.repeats)
+    stacked = timed_trainings(split, items, settings, args.seeds, args.repeats)
     steps = settings.epochs * (int(len(split) * (1 - CONFIG["movielens"]["valid_pct"])) // settings.bs)
-    print(f"one run (seed {args.seeds[0]}): " + ", ".join(f"{t:.2f}" for t in one_times) +
-          f" s; median {one:.2f} s = {1e6 * one / steps:.0f} us/step")
-    print(f"{len(args.seeds)} seeds stacked: " + ", ".join(f"{t:.2f}" for t in stacked_times) +
-          f" s; median {stacked:.2f} s = {stacked / len(args.seeds):.2f} s per run")
-    print("valid RMSE per seed: " + ", ".join(f"{s}: {r:.4f}" for s, r in zip(args.seeds, rmses)) +
-          f" (alone: {one_rmse[0]:.4f})")
-    print(f"rmse={rmses[0]:.4f} train_seconds={one:.2f} config_seconds={stacked:.2f}")
+    for step in STEPS:
+        (t_one, one_times, one_rmse), (t_all, all_times, rmses) = one[step], stacked[step]
+        print(f"{step}: one run (seed {args.seeds[0]}): " + ", ".join(f"{t:.2f}" for t in one_times) +
+              f" s; median {t_one:.2f} s = {1e6 * t_one / steps:.0f} us/step")
+        print(f"{step}: {len(args.seeds)} seeds stacked: " + ", ".join(f"{t:.2f}" for t in all_times) +
+              f" s; median {t_all:.2f} s = {t_all / len(args.seeds):.2f} s per run")
+        print(f"{step}: valid RMSE per seed: " + ", ".join(f"{s}: {r:.4f}" for s, r in zip(args.seeds, rmses)) +
+              f" (alone: {one_rmse[0]:.4f})")
+    for step in STEPS:
+        print(f"step={step} rmse={stacked[step][2][0]:.4f} train_seconds={one[step][0]:.2f} "
+              f"config_seconds={stacked[step][0]:.2f}")
 
 
 if __name__ == "__main__":

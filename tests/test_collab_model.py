@@ -312,3 +312,56 @@ def test_lazy_adamw_equals_sparse_adam_with_lazy_decay(bias_wd):
         assert torch.allclose(a, b, atol=1e-6), name
         assert not torch.equal(a[:20 if "u_" in name else 30], start[:20 if "u_" in name else 30]), name
         assert torch.equal(a[20 if "u_" in name else 30:], start[20 if "u_" in name else 30:]), name
+
+
+@pytest.mark.parametrize("opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last", [
+    ("adam", "decoupled", False, 8, (0.0, 5.5), 16, True),
+    ("adam", "l2", True, 8, (0.0, 5.5), 16, True),
+    ("adam", "decoupled", True, 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
+    ("sgd", "l2", True, 8, (0.5, 5.5), 30, False),  # SGD: a gradient off by a factor shows (Adam hides it)
+    ("sgd", "l2", True, 0, (0.0, 5.5), 16, True),
+])
+def test_analytic_dot_step_equals_autograd(opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last):
+    """The hand-derived gradient trains the stacked seeds to autograd's numbers: every epoch's
+    losses and every trained parameter, through 1cycle and both decays."""
+    from lesson5.train.dot_step import dot_step
+
+    seeds = [3, 5]
+
+    def fitted(**step):
+        models = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            models.append(DotProductBias(30, 40, n_factors, y_range))
+        stacked = StackedDotProductBias(models)
+        learner = Learner(stacked, random_data(), opt=opt, wd=0.1, wd_mode=wd_mode, bias_wd=bias_wd, bs=bs,
+                          drop_last=drop_last, device="cpu", seed=seeds, **step)
+        return learner.fit_one_cycle(3, 1e-2 if opt == "adam" else 0.5), stacked, pd.DataFrame(learner.iterations)
+
+    (h_auto, m_auto, it_auto), (h_fast, m_fast, it_fast) = fitted(), fitted(make_step=dot_step)
+    for column in ("train_loss", "valid_loss"):
+        assert np.allclose(h_auto[column], h_fast[column], atol=1e-6)
+    assert np.allclose(it_auto.loss, it_fast.loss, atol=1e-6)
+    for a, b in zip(m_auto.parameters(), m_fast.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_analytic_dot_step_says_when_autograd_serves_instead(caplog):
+    """Another loss, a decay the trainer applies, or a model that is not the stacked dot product
+    leave the analytic step: the log says why, and the run still trains (through autograd)."""
+    from lesson5.train.dot_step import dot_step
+
+    def stacked():
+        torch.manual_seed(0)
+        return StackedDotProductBias([DotProductBias(30, 40, 4)])
+
+    cases = [(dict(model=stacked(), loss_func=nn.L1Loss()), "L1Loss"),
+             (dict(model=stacked(), wd_mode="loss"), "weight decay 'loss'"),
+             (dict(model=DotProductBias(30, 40, 4), seed=0), "DotProductBias")]
+    for kw, why in cases:
+        kw = {"seed": [0], **kw}
+        caplog.clear()
+        with caplog.at_level("INFO", logger="lesson5.train.dot_step"):
+            history = Learner(data=random_data(), bs=16, device="cpu", make_step=dot_step, **kw).fit(1, 1e-2)
+        assert "analytic collab step not used" in caplog.text and why in caplog.text
+        assert math.isfinite(history.valid_loss.iloc[-1])

@@ -8,6 +8,9 @@ Large releases (millions of ratings) take ``sparse``: embeddings with sparse gra
 decoupled decay on the rows a batch touches (``LazyAdamW``, or torch's SparseAdam plus the trainer's
 lazy decay: the same update, slower), large batches; there the seeds train one after another (a
 sparse gradient does not pass through the stacked tables' reshape).
+
+``step: analytic`` trains the stacked dot-product and bias-only models with their hand-derived
+gradient (``lesson5.train.dot_step``) instead of autograd: the same numbers, about twice as fast.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from lesson5.data.collab_data import CollabData, collab_tensors
 from lesson5.errors import PipelineError
 from lesson5.models.collab import DotProductBias, EmbeddingMLP, GlobalMean, StackedDotProductBias
+from lesson5.train.dot_step import dot_step
 from lesson5.train.loop import Learner, Tensors, rmse
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ class CollabSettings:
     sparse: bool = False  # large data: sparse embedding gradients, Adam + decoupled decay of the touched rows
     sparse_opt: str = "lazy_adamw"  # lazy_adamw (index ops) | sparse_adam (torch's SparseAdam: the reference)
     valid_bs: int = 65536  # validation in chunks of this many ratings
+    step: str = "autograd"  # autograd | analytic (dot and bias models: the hand-derived gradient, lesson5/train/dot_step.py)
 
     @classmethod
     def from_config(cls, config: dict, **overrides) -> "CollabSettings":
@@ -73,9 +78,11 @@ def build_model(s: CollabSettings, data: CollabData, seed: int) -> torch.nn.Modu
 
 def make_learner(data: CollabData, s: CollabSettings, model: torch.nn.Module, seed) -> Learner:
     sparse = s.sparse and s.model in ("bias", "dot")
+    step = {"make_step": dot_step} if s.step == "analytic" and s.model in ("bias", "dot") else {}
     return Learner(model, Tensors(data.x_train, data.y_train, data.x_valid, data.y_valid),
                    metrics={"valid_rmse": rmse}, opt=s.sparse_opt if sparse else "adam", wd=s.wd,
-                   wd_mode=s.wd_mode, bias_wd=s.bias_wd, bs=s.bs, seed=seed, device=s.device, valid_bs=s.valid_bs)
+                   wd_mode=s.wd_mode, bias_wd=s.bias_wd, bs=s.bs, seed=seed, device=s.device, valid_bs=s.valid_bs,
+                   **step)
 
 
 @dataclass
