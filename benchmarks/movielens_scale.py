@@ -6,7 +6,8 @@ in its own process so that its peak memory is its own.
 
 Prints one row per size and stage (seconds, peak RSS in MB) and draws both against the number of
 ratings on log-log axes. Releases already written under
---work are reused. Training uses config/movielens-25m.yaml's collab settings; --epochs > 1 also prints
+--work are reused. Training uses config/movielens-25m.yaml's collab settings over the default config's
+(``--collab step=autograd`` times the autograd step instead of the analytic one); --epochs > 1 also prints
 the valid RMSE against the generator's noise floor (synthetic_truth.json).
 """
 
@@ -81,7 +82,11 @@ def stage_train(out: Path, epochs: int, threads: int, truth: dict, overrides: di
     out = Path(out)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
-    config = yaml.safe_load((ROOT / "config" / "movielens-25m.yaml").read_text())["collab"]["model"]
+    def model_config(name):
+        return yaml.safe_load((ROOT / "config" / name).read_text())["collab"]["model"]
+
+    # what the pipeline runs: the default config, config/movielens-25m.yaml merged over it
+    config = {**model_config("config.yaml"), **model_config("movielens-25m.yaml")}
     settings = CollabSettings.from_config(config, **{"epochs": epochs, **(overrides or {})})
     start = time.perf_counter()
     split = read_split(out / "split.parquet")

@@ -314,29 +314,34 @@ def test_lazy_adamw_equals_sparse_adam_with_lazy_decay(bias_wd):
         assert torch.equal(a[20 if "u_" in name else 30:], start[20 if "u_" in name else 30:]), name
 
 
-@pytest.mark.parametrize("opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last", [
-    ("adam", "decoupled", False, 8, (0.0, 5.5), 16, True),
-    ("adam", "l2", True, 8, (0.0, 5.5), 16, True),
-    ("adam", "decoupled", True, 0, (0.5, 5.5), 30, False),  # bias only, lo != 0, a last batch of 28
-    ("sgd", "l2", True, 8, (0.5, 5.5), 30, False),  # SGD: a gradient off by a factor shows (Adam hides it)
-    ("sgd", "l2", True, 0, (0.0, 5.5), 16, True),
+@pytest.mark.parametrize("opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last, form", [
+    ("adam", "decoupled", False, 8, (0.0, 5.5), 16, True, "stacked"),
+    ("adam", "l2", True, 8, (0.0, 5.5), 16, True, "stacked"),
+    ("adam", "decoupled", True, 0, (0.5, 5.5), 30, False, "stacked"),  # bias only, lo != 0, a last batch of 28
+    ("sgd", "l2", True, 8, (0.5, 5.5), 30, False, "stacked"),  # SGD: a gradient off by a factor shows (Adam hides it)
+    ("sgd", "l2", True, 0, (0.0, 5.5), 16, True, "stacked"),
+    ("sgd", "l2", True, 8, (0.5, 5.5), 30, False, "one"),  # one DotProductBias (the lr finder's model)
+    ("lazy_adamw", "decoupled", False, 8, (0.5, 5.5), 30, False, "sparse"),  # large data: sparse gradients
+    ("lazy_adamw", "decoupled", True, 0, (0.0, 5.5), 16, True, "sparse"),
 ])
-def test_analytic_dot_step_equals_autograd(opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last):
-    """The hand-derived gradient trains the stacked seeds to autograd's numbers: every epoch's
-    losses and every trained parameter, through 1cycle and both decays."""
+def test_analytic_dot_step_equals_autograd(opt, wd_mode, bias_wd, n_factors, y_range, bs, drop_last, form):
+    """The hand-derived gradient trains the model to autograd's numbers: every epoch's losses and
+    every trained parameter, through 1cycle and both decays, for stacked seeds, one model, and
+    sparse embeddings with lazy AdamW."""
     from lesson5.train.dot_step import dot_step
 
-    seeds = [3, 5]
+    seeds = [3, 5] if form == "stacked" else [3]
 
     def fitted(**step):
         models = []
         for seed in seeds:
             torch.manual_seed(seed)
-            models.append(DotProductBias(30, 40, n_factors, y_range))
-        stacked = StackedDotProductBias(models)
-        learner = Learner(stacked, random_data(), opt=opt, wd=0.1, wd_mode=wd_mode, bias_wd=bias_wd, bs=bs,
-                          drop_last=drop_last, device="cpu", seed=seeds, **step)
-        return learner.fit_one_cycle(3, 1e-2 if opt == "adam" else 0.5), stacked, pd.DataFrame(learner.iterations)
+            models.append(DotProductBias(30, 40, n_factors, y_range, sparse=form == "sparse"))
+        model = StackedDotProductBias(models) if form == "stacked" else models[0]
+        learner = Learner(model, random_data(), opt=opt, wd=0.1, wd_mode=wd_mode, bias_wd=bias_wd, bs=bs,
+                          drop_last=drop_last, device="cpu", seed=seeds if form == "stacked" else seeds[0], **step)
+        lr = 0.5 if opt == "sgd" else 1e-2
+        return learner.fit_one_cycle(3, lr), model, pd.DataFrame(learner.iterations)
 
     (h_auto, m_auto, it_auto), (h_fast, m_fast, it_fast) = fitted(), fitted(make_step=dot_step)
     for column in ("train_loss", "valid_loss"):
@@ -357,7 +362,8 @@ def test_analytic_dot_step_says_when_autograd_serves_instead(caplog):
 
     cases = [(dict(model=stacked(), loss_func=nn.L1Loss()), "L1Loss"),
              (dict(model=stacked(), wd_mode="loss"), "weight decay 'loss'"),
-             (dict(model=DotProductBias(30, 40, 4), seed=0), "DotProductBias")]
+             (dict(model=EmbeddingMLP(30, 40), seed=0), "EmbeddingMLP"),
+             (dict(model=DotProductBias(30, 40, 4, sparse=True), seed=0, opt="sparse_adam"), "SparseAdam")]
     for kw, why in cases:
         kw = {"seed": [0], **kw}
         caplog.clear()
