@@ -92,12 +92,24 @@ def stage_train(out: Path, epochs: int, threads: int, truth: dict, overrides: di
     split = read_split(out / "split.parquet")
     data = collab_tensors(split, settings.item_key)
     del split  # as the train_collab job does
+    read_and_tensors = time.perf_counter() - start
+    touched = distinct_rows_per_batch(data.x_train, settings.bs)
     _, runs = train_on(data, settings, [0])
     history = runs[0].history
-    return {"epoch": float(history.seconds.iloc[0]), "read_and_tensors": time.perf_counter() - start - history.seconds.sum(),
+    return {"epoch": float(history.seconds.iloc[0]), "read_and_tensors": read_and_tensors,
             "valid_rmse": float(history.valid_rmse.iloc[-1]), "oracle_rmse": truth["oracle_rmse"],
             "valid_rmse_by_epoch": [round(float(v), 4) for v in history.valid_rmse],
-            "sigma": truth["sigma"]}
+            "sigma": truth["sigma"], **touched}
+
+
+def distinct_rows_per_batch(x, bs: int, n_batches: int = 200) -> dict:
+    """Mean distinct users and items in a shuffled batch: the rows a lazy optimizer step updates."""
+    import torch
+
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:bs * n_batches]
+    batches = x[order].split(bs)
+    return {f"distinct_{name}_per_batch": round(sum(len(b[:, k].unique()) for b in batches) / len(batches))
+            for k, name in enumerate(("users", "items"))}
 
 
 # A small launcher process starts each stage and reports its peak RSS: a stage forked straight from

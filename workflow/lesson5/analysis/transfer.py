@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
+from scipy.stats import binomtest
 
 from lesson5.analysis.aggregate import format_mean_std, mean_std
 
@@ -25,7 +24,7 @@ def budget_table(runs: pd.DataFrame, probes: pd.DataFrame, probe_layer: str = "l
 
 def sign_test_p(wins: int, n: int) -> float:
     """One-sided sign test: the chance of at least ``wins`` wins in ``n`` fair coin flips."""
-    return sum(math.comb(n, k) for k in range(wins, n + 1)) / 2 ** n
+    return float(binomtest(wins, n, 0.5, alternative="greater").pvalue)
 
 
 def paired_differences(runs: pd.DataFrame, a: str = "discriminative", b: str = "scratch") -> pd.DataFrame:

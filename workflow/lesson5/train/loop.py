@@ -25,7 +25,7 @@ from lesson5.errors import PipelineError
 from lesson5.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
-from lesson5.train.smoothing import LossSmoother, smooth
+from lesson5.train.smoothing import LossSmoother
 
 log = logging.getLogger(__name__)
 
@@ -277,10 +277,12 @@ class Learner:
         state, rng = copy.deepcopy(self.model.state_dict()), rng_state(self.generators)
         opt = self.optimizer(self.lrs(start_lr))
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=(end_lr / start_lr) ** (1 / num_it))
-        smoother = LossSmoother(beta)
+        smoother, curve = LossSmoother(beta), []
 
-        def diverged(loss: float) -> bool:
-            return stop_div and smoother.add(loss)
+        def diverged(loss: float) -> bool:  # called once per batch: the smoothed curve is the table's too
+            above = smoother.add(loss)
+            curve.append(smoother.last)
+            return stop_div and above
 
         records = []
         self._run(opt, sched, math.ceil(num_it / self.n_batches()), max_steps=num_it, validate=False,
@@ -288,7 +290,7 @@ class Learner:
         self.model.load_state_dict(state)
         set_rng_state(rng, self.generators)
         sweep = pd.DataFrame(records)[["lr", "loss"]]
-        return sweep.assign(smoothed_loss=smooth(sweep.loss.to_numpy(), beta))
+        return sweep.assign(smoothed_loss=curve)
 
     # ----- the loop -----------------------------------------------------------------------------
     def _run(self, opt, sched, epochs: int, *, max_steps: int | None = None, validate: bool = True,
@@ -321,7 +323,7 @@ class Learner:
                 taken += 1
                 if self.log_every and (i + 1) % self.log_every == 0:
                     log.info("epoch %d batch %d/%d loss %.4f", epoch, i + 1, n_batches, float(losses[i].mean()))
-                if (max_steps is not None and taken >= max_steps) or (stop is not None and stop(float(losses[i][0]))):
+                if (stop is not None and stop(float(losses[i][0]))) or (max_steps is not None and taken >= max_steps):
                     halt = True
                     break
             xb = yb = None  # the epoch's gathered batches go before the next epoch gathers its own
