@@ -259,15 +259,20 @@ def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_stacked_collab_trains_on_cuda_like_on_cpu():
+@pytest.mark.parametrize("analytic", [False, True])
+def test_stacked_collab_trains_on_cuda_like_on_cpu(analytic):
     """(run by CI only where a GPU is present)"""
+    from lesson5.train.dot_step import dot_step
+
+    step = {"make_step": dot_step} if analytic else {}
     histories = []
     for device in ("cuda", "cpu"):
         models = []
         for seed in (0, 1):
             torch.manual_seed(seed)
             models.append(DotProductBias(30, 40, 8))
-        learner = Learner(StackedDotProductBias(models), random_data(), wd=0.1, bs=16, device=device, seed=[0, 1])
+        learner = Learner(StackedDotProductBias(models), random_data(), wd=0.1, bs=16, device=device, seed=[0, 1],
+                          **step)
         histories.append(learner.fit_one_cycle(2, 1e-2))
     assert np.allclose(histories[0].valid_loss, histories[1].valid_loss, atol=1e-4)
 

@@ -70,7 +70,7 @@ def tensors(tmp_path):
     arrays = split_train_valid(load_idx_dataset(folder), 60, 0)
     out = {}
     for part in ("train", "valid", "test"):
-        out[f"x_{part}"] = torch.from_numpy(arrays[f"x_{part}"].reshape(-1, 784)).float() / 255
+        out[f"x_{part}"] = torch.tensor(arrays[f"x_{part}"].reshape(-1, 784), dtype=torch.float32) / 255
         out[f"y_{part}"] = torch.from_numpy(arrays[f"y_{part}"].astype(np.int64))
     return out
 
