@@ -4,7 +4,8 @@ configuration's seeds trained together as one stacked model (what a train_collab
 
     python benchmarks/collab_speed.py --source DIR   (DIR holds u.data and u.item)
 
-Prints the per-seed valid RMSE and the training times, then one line per step:
+Prints the per-seed valid RMSE, the training times and the share of them spent inside the
+optimizer's step() (torch's step hooks), then one line per step:
     step=<step> rmse=<seed 0's valid RMSE> train_seconds=<one run> config_seconds=<all seeds stacked>
 Start-up (imports) and data loading are timed separately and not counted. The two steps alternate,
 training by training, --repeats times each (fresh models, same seeds: same RMSE), and the medians are
@@ -28,6 +29,7 @@ from lesson5.data.movielens import get_release  # noqa: E402
 from lesson5.data.schemas import parse_release  # noqa: E402
 from lesson5.data.splits import random_split  # noqa: E402
 from lesson5.experiments.collab import CollabSettings, train  # noqa: E402
+from lesson5.train.optim import optimizer_step_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -42,19 +44,24 @@ def load_random_split(source: Path):
 
 
 def timed_trainings(split, items, settings, seeds, repeats):
-    """{step: (median seconds, [seconds], [valid RMSE per seed])} over ``repeats`` trainings of
-    ``seeds`` together with each step, the steps alternating."""
+    """{step: (median seconds, [seconds], [valid RMSE per seed], median share of the time inside
+    the optimizer's step())} over ``repeats`` trainings of ``seeds`` together with each step, the
+    steps alternating."""
     times = {step: [] for step in STEPS}
+    shares = {step: [] for step in STEPS}
     finals = {step: set() for step in STEPS}
     for _ in range(repeats):
         for step in STEPS:
             start = time.perf_counter()
-            _, runs = train(split, items, replace(settings, step=step), seeds)
+            with optimizer_step_seconds() as inside:
+                _, runs = train(split, items, replace(settings, step=step), seeds)
             times[step].append(time.perf_counter() - start)
+            shares[step].append(inside["seconds"] / times[step][-1])
             finals[step].add(tuple(round(float(r.history.valid_rmse.iloc[-1]), 6) for r in runs))
     if any(len(f) != 1 for f in finals.values()):
         raise SystemExit(f"repeats disagree: {finals}")
-    return {step: (statistics.median(times[step]), times[step], list(finals[step].pop())) for step in STEPS}
+    return {step: (statistics.median(times[step]), times[step], list(finals[step].pop()),
+                   statistics.median(shares[step])) for step in STEPS}
 
 
 def main():
@@ -76,11 +83,11 @@ def main():
     stacked = timed_trainings(split, items, settings, args.seeds, args.repeats)
     steps = settings.epochs * (int(len(split) * (1 - CONFIG["movielens"]["valid_pct"])) // settings.bs)
     for step in STEPS:
-        (t_one, one_times, one_rmse), (t_all, all_times, rmses) = one[step], stacked[step]
+        (t_one, one_times, one_rmse, one_share), (t_all, all_times, rmses, all_share) = one[step], stacked[step]
         print(f"{step}: one run (seed {args.seeds[0]}): " + ", ".join(f"{t:.2f}" for t in one_times) +
-              f" s; median {t_one:.2f} s = {1e6 * t_one / steps:.0f} us/step")
+              f" s; median {t_one:.2f} s = {1e6 * t_one / steps:.0f} us/step, {one_share:.0%} in opt.step()")
         print(f"{step}: {len(args.seeds)} seeds stacked: " + ", ".join(f"{t:.2f}" for t in all_times) +
-              f" s; median {t_all:.2f} s = {t_all / len(args.seeds):.2f} s per run")
+              f" s; median {t_all:.2f} s = {t_all / len(args.seeds):.2f} s per run, {all_share:.0%} in opt.step()")
         print(f"{step}: valid RMSE per seed: " + ", ".join(f"{s}: {r:.4f}" for s, r in zip(args.seeds, rmses)) +
               f" (alone: {one_rmse[0]:.4f})")
     for step in STEPS:

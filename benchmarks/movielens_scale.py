@@ -7,7 +7,9 @@ in its own process so that its peak memory is its own.
 Prints one row per size and stage (seconds, peak RSS in MB) and draws both against the number of
 ratings on log-log axes. Releases already written under
 --work are reused. Training uses config/movielens-25m.yaml's collab settings over the default config's
-(``--collab step=autograd`` times the autograd step instead of the analytic one); --epochs > 1 also prints
+(``--collab step=autograd`` times the autograd step instead of the analytic one); the train row also
+gives opt_step_share (the part of the epochs spent inside the optimizer's step()) and the distinct
+users and items a batch touches; --epochs > 1 also prints
 the valid RMSE against the generator's noise floor (synthetic_truth.json).
 """
 
@@ -78,6 +80,7 @@ def stage_train(out: Path, epochs: int, threads: int, truth: dict, overrides: di
 
     from lesson5.data.collab_data import collab_tensors, read_split
     from lesson5.experiments.collab import CollabSettings, train_on
+    from lesson5.train.optim import optimizer_step_seconds
 
     out = Path(out)
     torch.set_num_threads(threads)
@@ -94,12 +97,13 @@ def stage_train(out: Path, epochs: int, threads: int, truth: dict, overrides: di
     del split  # as the train_collab job does
     read_and_tensors = time.perf_counter() - start
     touched = distinct_rows_per_batch(data.x_train, settings.bs)
-    _, runs = train_on(data, settings, [0])
+    with optimizer_step_seconds() as inside:
+        _, runs = train_on(data, settings, [0])
     history = runs[0].history
     return {"epoch": float(history.seconds.iloc[0]), "read_and_tensors": read_and_tensors,
             "valid_rmse": float(history.valid_rmse.iloc[-1]), "oracle_rmse": truth["oracle_rmse"],
             "valid_rmse_by_epoch": [round(float(v), 4) for v in history.valid_rmse],
-            "sigma": truth["sigma"], **touched}
+            "sigma": truth["sigma"], "opt_step_share": round(inside["seconds"] / history.seconds.sum(), 3), **touched}
 
 
 def distinct_rows_per_batch(x, bs: int, n_batches: int = 200) -> dict:

@@ -148,3 +148,27 @@ def test_lesson_adam_update_restarts_adam_every_step():
         torch.nn.functional.cross_entropy(persistent(x), y).backward()
         opt.step()
     assert not torch.allclose(model.weight, persistent.weight, atol=1e-6)
+
+
+def test_optimizer_step_seconds_counts_only_time_inside_step():
+    """The benchmarks' timer: a step that sleeps shows, time outside steps does not, and the hooks
+    go when the block ends."""
+    import time
+
+    from lesson5.train.optim import optimizer_step_seconds
+
+    class Sleepy(torch.optim.SGD):
+        def step(self, closure=None):
+            time.sleep(0.02)
+            return super().step(closure)
+
+    p = torch.nn.Parameter(torch.zeros(3))
+    p.grad = torch.ones(3)
+    opt = Sleepy([p], lr=0.1)
+    with optimizer_step_seconds() as timer:
+        opt.step()
+        time.sleep(0.05)
+        opt.step()
+    assert 0.04 <= timer["seconds"] < 0.09
+    opt.step()
+    assert timer["seconds"] < 0.09  # removed: later steps are not counted

@@ -4,14 +4,13 @@ A job killed part way continues from the seeds it finished (kept under checkpoin
 outputs are written): each seed's runs are deterministic, so the tables come out the same."""
 
 import sys
+import time
 
+IMPORTING = time.perf_counter()  # before the heavy imports: the log reports what they cost
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
 import logging
-import time
 from pathlib import Path
-
-import psutil
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from lesson5.train.loop import resolve_device, resolve_precision
 
 def main(smk):
     started = time.perf_counter()
-    imports = time.time() - psutil.Process().create_time()  # the process's start up to here
+    imports = started - IMPORTING
     torch.set_num_threads(smk.threads)
     cfg, family, budget = smk.params.transfer, smk.wildcards.family, int(smk.wildcards.budget)
     seeds = list(cfg["seeds"])
@@ -52,7 +51,7 @@ def main(smk):
     pd.concat(result.iterations).to_parquet(smk.output.iterations, index=False)
     pd.concat(result.confusions).to_csv(smk.output.confusion, sep="\t", index=False)
     remove_checkpoints(progress)
-    # where the job's time went: imports (process start to main), data, training and evaluation, writing
+    # where the job's time went: imports (numpy, pandas, torch, the package), data, training and evaluation, writing
     logging.getLogger("lesson5.finetune").info(
         "time: imports %.1f s, data %.1f s, lr finders + training + evaluation %.1f s, writing %.1f s",
         imports, prepared - started, trained - prepared, time.perf_counter() - trained)

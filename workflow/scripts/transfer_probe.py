@@ -31,6 +31,7 @@ def main(smk):
     torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
     weights = smk.input.body if smk.input.body else cfg["weights"]  # the pipeline's body, or imagenet / a file
     bodies = {"pretrained": resnet34_body(weights, "resources/torch"), "random": resnet34_body("scratch")}
+    subsets = {seed: budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed) for seed in seeds}
     rows = []
     for name, body in bodies.items():
         valid = tasks[seeds[0]][max(budgets)]
@@ -38,9 +39,8 @@ def main(smk):
         for seed in seeds:
             largest = tasks[seed][max(budgets)]
             features = pooled_features(body, largest.x_train)
-            subsets = budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed)
             for budget in budgets:
-                keep = np.isin(largest.index, subsets[budget])
+                keep = np.isin(largest.index, subsets[seed][budget])
                 for layer, train_x in features.items():
                     error = probe_error(train_x[keep], largest.y_train.numpy()[keep], valid_features[layer],
                                         y_valid, c=smk.params.c)

@@ -9,8 +9,9 @@ decoupled decay on the rows a batch touches (``LazyAdamW``, or torch's SparseAda
 lazy decay: the same update, slower), large batches; there the seeds train one after another (a
 sparse gradient does not pass through the stacked tables' reshape).
 
-``step: analytic`` trains the stacked dot-product and bias-only models with their hand-derived
-gradient (``lesson5.train.dot_step``) instead of autograd: the same numbers, about twice as fast.
+``step: analytic`` trains the dot-product and bias-only models (stacked, or one seed at a time with
+sparse embeddings) with their hand-derived gradient (``lesson5.train.dot_step``) instead of
+autograd: the same numbers, about twice as fast (benchmarks/collab_speed.py).
 """
 
 from __future__ import annotations

@@ -65,6 +65,14 @@ class DotProductBias(nn.Module):
         return self.i_bias.weight[:, 0]
 
 
+TABLES = ("u_weight", "i_weight", "u_bias", "i_bias")  # user and item factors, user and item biases
+
+
+def flat_rows(table: torch.Tensor) -> torch.Tensor:
+    """A stacked [K, n, d] table as [K * n, d] (a view): model k's rows start at k * n."""
+    return table.view(table.shape[0] * table.shape[1], table.shape[2])
+
+
 class StackedDotProductBias(nn.Module):
     """K DotProductBias models (e.g. one per seed) as one: each table is [K, n, k], the input x is
     [K, batch, 2] (row k for model k) and the output [K, batch]. Each model's prediction depends only
@@ -79,21 +87,25 @@ class StackedDotProductBias(nn.Module):
         self.shapes = [(len(m.u_weight.weight), len(m.i_weight.weight)) for m in models]
         if len(set(self.shapes)) != 1 or len({m.n_factors for m in models}) != 1:
             raise ValueError("stacked models must have the same numbers of users, items and factors")
-        for name in ("u_weight", "i_weight", "u_bias", "i_bias"):
+        for name in TABLES:
             table = torch.stack([getattr(m, name).weight.detach() for m in models])
             self.register_parameter(name, nn.Parameter(table))
 
     def no_weight_decay(self) -> set[str]:
         return {"u_bias", "i_bias"}
 
+    def row_offsets(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where model k's rows start in the ``flat_rows`` tables: [K, 1] for users, [K, 1] for items
+        (added to x [K, batch, 2]'s user and item ids)."""
+        k = torch.arange(len(self.u_weight), device=device)[:, None]
+        return k * self.u_weight.shape[1], k * self.i_weight.shape[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, n_users, n_items = len(self.u_weight), self.u_weight.shape[1], self.i_weight.shape[1]
-        # model k's rows of the flattened [K * n, d] tables start at k * n
-        offset = torch.arange(k, device=x.device)[:, None]
-        users, items = x[..., 0] + offset * n_users, x[..., 1] + offset * n_items
+        user_offset, item_offset = self.row_offsets(x.device)
+        users, items = x[..., 0] + user_offset, x[..., 1] + item_offset
 
         def lookup(table, index):
-            return nn.functional.embedding(index, table.view(table.shape[0] * table.shape[1], table.shape[2]))
+            return nn.functional.embedding(index, flat_rows(table))
 
         dot = (lookup(self.u_weight, users) * lookup(self.i_weight, items)).sum(-1)
         raw = dot + lookup(self.u_bias, users)[..., 0] + lookup(self.i_bias, items)[..., 0]
@@ -104,8 +116,7 @@ class StackedDotProductBias(nn.Module):
         out = []
         for k, (n_users, n_items) in enumerate(self.shapes):
             model = DotProductBias(n_users, n_items, self.n_factors, self.y_range)
-            model.load_state_dict({f"{name}.weight": getattr(self, name)[k].detach().clone()
-                                   for name in ("u_weight", "i_weight", "u_bias", "i_bias")})
+            model.load_state_dict({f"{name}.weight": getattr(self, name)[k].detach().clone() for name in TABLES})
             out.append(model)
         return out
 

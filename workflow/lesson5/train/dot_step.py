@@ -23,12 +23,10 @@ import logging
 import torch
 from torch import nn
 
-from lesson5.models.collab import DotProductBias, StackedDotProductBias
+from lesson5.models.collab import TABLES, DotProductBias, StackedDotProductBias, flat_rows
 from lesson5.train.loop import autograd_step
 
 log = logging.getLogger(__name__)
-
-TABLES = ("u_weight", "i_weight", "u_bias", "i_bias")
 
 
 def tables(model: nn.Module) -> list[nn.Parameter]:
@@ -69,12 +67,12 @@ def dot_step(learner, opt: torch.optim.Optimizer):
     params = tables(model)
     stacked = isinstance(model, StackedDotProductBias)
     sparse = not stacked and model.u_weight.sparse
-    k = len(params[0]) if stacked else 1
-    n_users, n_items = params[0].shape[-2], params[1].shape[-2]  # (shape[-2]: rows even at 0 factors)
-    offset = torch.arange(k, device=learner.torch_device)[:, None]
 
-    def rows(t):  # [K, n, d] -> [K * n, d]: model k's rows start at k * n (d may be 0: the bias-only model)
-        return t.view(t.shape[0] * t.shape[1], t.shape[2]) if stacked else t
+    def rows(t):  # one [K * n, d] table for the stacked models' [K, n, d]
+        return flat_rows(t) if stacked else t
+
+    if stacked:
+        user_offset, item_offset = model.row_offsets(learner.torch_device)
 
     flat = [rows(p.detach()) for p in params]
     if not sparse:
@@ -93,9 +91,10 @@ def dot_step(learner, opt: torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(xb, yb):
-        users, items = xb[..., 0], xb[..., 1]
         if stacked:
-            users, items = (users + offset * n_users).reshape(-1), (items + offset * n_items).reshape(-1)
+            users, items = (xb[..., 0] + user_offset).reshape(-1), (xb[..., 1] + item_offset).reshape(-1)
+        else:
+            users, items = xb[:, 0], xb[:, 1]
         u, i = flat[0].index_select(0, users), flat[1].index_select(0, items)
         z = (u * i).sum(-1) + flat[2].index_select(0, users)[:, 0] + flat[3].index_select(0, items)[:, 0]
         pred = torch.sigmoid(z).mul_(hi - lo).add_(lo).view_as(yb)

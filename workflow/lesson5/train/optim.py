@@ -14,8 +14,12 @@ exempt parameters go in param groups of their own with weight_decay 0, as fastai
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from lesson5.errors import PipelineError
 from lesson5.train.lazy_adamw import LazyAdamW
@@ -134,3 +138,23 @@ class ManualDecay:
 def supports_momentum_cycling(name: str) -> bool:
     """1cycle cycles Adam's beta1 or SGD's momentum; plain SGD and RMSprop keep theirs (zero)."""
     return name in ("momentum", "adam", "adamw", "sparse_adam", "lazy_adamw")
+
+
+@contextmanager
+def optimizer_step_seconds():
+    """Time spent inside every optimizer's ``step()`` while the block runs (torch's global step
+    hooks, for benchmarks): yields a dict whose "seconds" grows with each step."""
+    total, started = {"seconds": 0.0}, []
+
+    def before(*_):
+        started.append(time.perf_counter())
+
+    def after(*_):
+        total["seconds"] += time.perf_counter() - started.pop()
+
+    handles = [register_optimizer_step_pre_hook(before), register_optimizer_step_post_hook(after)]
+    try:
+        yield total
+    finally:
+        for handle in handles:
+            handle.remove()
