@@ -4,26 +4,26 @@ MAIN_DIR = run_dir(COLLAB_MAIN, COLLAB["seeds"][0])
 
 rule train_collab:
     input:
-        split=f"{DATA_DIR}/splits/{{split}}.parquet",
+        split=f"{SPLIT_DIR}/{{split}}.parquet",
         movies=rules.parse_movielens.output.movies,
     output:
         history=per_seed("history.tsv"),
         iterations=per_seed("iterations.parquet"),
         model=per_seed("model.pt"),
     log:
-        f"logs/train_collab/{COLLAB_RUNS.wildcard_pattern}.log",
+        f"{LOGS}/train_collab/{COLLAB_RUNS.wildcard_pattern}.log",
     benchmark:
-        f"results/benchmarks/train_collab/{COLLAB_RUNS.wildcard_pattern}.tsv"
+        f"{BENCH}/train_collab/{COLLAB_RUNS.wildcard_pattern}.tsv"
     conda:
         "../environment.yml"
     threads: 1 if ML_MILLIONS < 1 else 2
     resources:
-        runtime=ml_runtime(30, 3 * COLLAB["model"]["epochs"]),
-        mem_mb=ml_mem_mb(1500, 100),
+        runtime=ml_scaled(30, 3 * COLLAB["model"]["epochs"]),
+        mem_mb=ml_scaled(1500, 100),
         gpu=1 if COLLAB["model"]["device"] == "cuda" else 0,
     params:
         run=COLLAB_RUNS.instance,
-        collab=COLLAB["model"],
+        collab=lambda wc: collab_model_params(COLLAB["model"], wc.model),
         seeds=COLLAB["seeds"],
     script:
         "../workflow/scripts/train_collab.py"
@@ -31,28 +31,28 @@ rule train_collab:
 
 rule collab_lr_find:
     input:
-        split=f"{DATA_DIR}/splits/random.parquet",
+        split=f"{SPLIT_DIR}/random.parquet",
         movies=rules.parse_movielens.output.movies,
     output:
-        table="results/collab/lr_find.tsv",
+        table=f"{OUT}/collab/lr_find.tsv",
         plot=report(
-            "results/collab/lr_find.png",
+            f"{OUT}/collab/lr_find.png",
             caption="../workflow/report/collab_lr_find.rst",
             category="Collaborative filtering",
             labels={"figure": "lr finder"},
         ),
     log:
-        "logs/collab_lr_find.log",
+        f"{LOGS}/collab_lr_find.log",
     benchmark:
-        "results/benchmarks/collab_lr_find.tsv"
+        f"{BENCH}/collab_lr_find.tsv"
     conda:
         "../environment.yml"
     threads: 1 if ML_MILLIONS < 1 else 2
     resources:
-        runtime=ml_runtime(10, 1),
-        mem_mb=ml_mem_mb(1500, 100),
+        runtime=ml_scaled(10, 1),
+        mem_mb=ml_scaled(1500, 100),
     params:
-        collab=COLLAB["model"],
+        collab=collab_model_params(COLLAB["model"], "dot") | COLLAB_MAIN,
         seed=config["seed"],
         lr_find=COLLAB["lr_find"],
     script:
@@ -65,34 +65,35 @@ rule plot_collab_main:
         iterations=f"{MAIN_DIR}/iterations.parquet",
     output:
         table=report(
-            "results/collab/main/epochs.tsv",
+            f"{OUT}/collab/main/epochs.tsv",
             caption="../workflow/report/collab_epochs.rst",
             category="Collaborative filtering",
             labels={"figure": "main run: per-epoch table"},
         ),
         curve=report(
-            "results/collab/main/loss_curve.png",
+            f"{OUT}/collab/main/loss_curve.png",
             caption="../workflow/report/collab_loss_curve.rst",
             category="Collaborative filtering",
             labels={"figure": "main run: loss curve"},
         ),
         schedule=report(
-            "results/collab/main/schedule.png",
+            f"{OUT}/collab/main/schedule.png",
             caption="../workflow/report/collab_schedule.rst",
             category="Collaborative filtering",
             labels={"figure": "main run: 1cycle schedule"},
         ),
     log:
-        "logs/plot_collab_main.log",
+        f"{LOGS}/plot_collab_main.log",
     benchmark:
-        "results/benchmarks/plot_collab_main.tsv"
+        f"{BENCH}/plot_collab_main.tsv"
     conda:
         "../environment.yml"
     resources:
         runtime=5,
-        mem_mb=ml_mem_mb(1000, 20),
+        mem_mb=ml_scaled(1000, 20),
     params:
-        settings=COLLAB["model"],
+        settings={k: COLLAB["model"][k] for k in ("n_factors", "wd", "lr", "epochs")},
+        release=ML.name,
     script:
         "../workflow/scripts/plot_collab_main.py"
 
@@ -100,36 +101,36 @@ rule plot_collab_main:
 rule interpret_collab:
     input:
         model=f"{MAIN_DIR}/model.pt",
-        split=f"{DATA_DIR}/splits/random.parquet",
+        split=f"{SPLIT_DIR}/random.parquet",
         movies=rules.parse_movielens.output.movies,
     output:
         biases=report(
-            "results/collab/interpret/item_biases.tsv",
+            f"{OUT}/collab/interpret/item_biases.tsv",
             caption="../workflow/report/collab_biases.rst",
             category="Collaborative filtering",
             labels={"figure": "item biases"},
         ),
         pca=report(
-            "results/collab/interpret/pca_ends.tsv",
+            f"{OUT}/collab/interpret/pca_ends.tsv",
             caption="../workflow/report/collab_pca.rst",
             category="Collaborative filtering",
             labels={"figure": "PCA of item factors"},
         ),
         scatter=report(
-            "results/collab/interpret/pca_scatter.png",
+            f"{OUT}/collab/interpret/pca_scatter.png",
             caption="../workflow/report/collab_scatter.rst",
             category="Collaborative filtering",
             labels={"figure": "PCA scatter"},
         ),
     log:
-        "logs/interpret_collab.log",
+        f"{LOGS}/interpret_collab.log",
     benchmark:
-        "results/benchmarks/interpret_collab.tsv"
+        f"{BENCH}/interpret_collab.tsv"
     conda:
         "../environment.yml"
     resources:
-        runtime=ml_runtime(5, 0.2),
-        mem_mb=ml_mem_mb(1000, 60),
+        runtime=ml_scaled(5, 0.2),
+        mem_mb=ml_scaled(1000, 60),
     params:
         **COLLAB["interpret"],
     script:
@@ -140,17 +141,17 @@ rule aggregate_collab:
     input:
         histories=[path for _, path in collab_run_records()],
     output:
-        runs="results/collab/runs.tsv",
+        runs=f"{OUT}/collab/runs.tsv",
         baselines=report(
-            "results/collab/baselines.tsv",
+            f"{OUT}/collab/baselines.tsv",
             caption="../workflow/report/collab_baselines.rst",
             category="Collaborative filtering",
             labels={"figure": "baselines"},
         ),
     log:
-        "logs/aggregate_collab.log",
+        f"{LOGS}/aggregate_collab.log",
     benchmark:
-        "results/benchmarks/aggregate_collab.tsv"
+        f"{BENCH}/aggregate_collab.tsv"
     conda:
         "../environment.yml"
     resources:
@@ -166,18 +167,18 @@ rule collab_sweep:
     input:
         runs=rules.aggregate_collab.output.runs,
     output:
-        table="results/collab/sweep_{sweep}.tsv",
+        table=f"{OUT}/collab/sweep_{{sweep}}.tsv",
         plot=report(
-            "results/collab/sweep_{sweep}.png",
+            f"{OUT}/collab/sweep_{{sweep}}.png",
             caption="../workflow/report/collab_sweep.rst",
             category="Collaborative filtering",
             labels={"figure": "{sweep} sweep"},
         ),
-        edges="results/collab/sweep_{sweep}_edges.tsv",
+        edges=f"{OUT}/collab/sweep_{{sweep}}_edges.tsv",
     log:
-        "logs/collab_sweep/{sweep}.log",
+        f"{LOGS}/collab_sweep/{{sweep}}.log",
     benchmark:
-        "results/benchmarks/collab_sweep/{sweep}.tsv"
+        f"{BENCH}/collab_sweep/{{sweep}}.tsv"
     wildcard_constraints:
         sweep="n_factors|wd",
     conda:
@@ -186,7 +187,12 @@ rule collab_sweep:
         runtime=5,
         mem_mb=1000,
     params:
-        base=COLLAB["model"],
+        # the plot's title names the settings the sweep holds fixed
+        base=lambda wc: {
+            k: COLLAB["model"][k]
+            for k in (("wd", "wd_mode") if wc.sweep == "n_factors" else ("n_factors",))
+            + ("bias_wd",)
+        },
     script:
         "../workflow/scripts/collab_tables.py"
 
@@ -196,15 +202,15 @@ rule collab_table:
         runs=rules.aggregate_collab.output.runs,
     output:
         report(
-            "results/collab/{table}.tsv",
+            f"{OUT}/collab/{{table}}.tsv",
             caption="../workflow/report/collab_table.rst",
             category="Collaborative filtering",
             labels={"figure": "{table}"},
         ),
     log:
-        "logs/collab_table/{table}.log",
+        f"{LOGS}/collab_table/{{table}}.log",
     benchmark:
-        "results/benchmarks/collab_table/{table}.tsv"
+        f"{BENCH}/collab_table/{{table}}.tsv"
     wildcard_constraints:
         table="bias_wd|folds",
     conda:
@@ -223,4 +229,4 @@ rule collab:
         rules.interpret_collab.output,
         rules.aggregate_collab.output,
         expand(rules.collab_sweep.output, sweep=COLLAB_SWEEPS),
-        expand("results/collab/{table}.tsv", table=COLLAB_TABLES),
+        expand(f"{OUT}/collab/{{table}}.tsv", table=COLLAB_TABLES),

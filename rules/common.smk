@@ -4,21 +4,31 @@ import pandas as pd
 from snakemake.utils import Paramspace
 
 from lesson5.data.movielens import get_release
+from lesson5.experiments.plan import RUN_KEYS, collab_run_table, main_run
+from lesson5.params import collab_model_params, finetune_params
+
+# An experiment's results, logs, benchmarks and checkpoints live under its name; what every
+# experiment shares (a fetched and validated release, the prepared images) under results/data.
+EXP = config["experiment"]
+OUT = f"results/{EXP}"
+LOGS = f"logs/{EXP}"
+BENCH = f"{OUT}/benchmarks"
+CKPT = f"checkpoints/{EXP}"
+SHARED_LOGS = "logs/data"
+SHARED_BENCH = "results/data/benchmarks"
 
 ML = get_release(config["movielens"]["release"])
 ML_DIR = f"resources/movielens/{ML.name}"
 DATA_DIR = f"results/data/{ML.name}"
+SPLIT_DIR = f"{OUT}/splits/{ML.name}"
 ML_SPLITS = ["random", *ML.folds]
 # Resources that follow the release's size, so a cluster is asked for what a job needs; the figures
 # per million ratings were measured with benchmarks/movielens_scale.py (docs/benchmarks.md).
 ML_MILLIONS = ML.n_ratings / 1e6
 
 
-def ml_mem_mb(base, per_million):
-    return int(base + per_million * ML_MILLIONS)
-
-
-def ml_runtime(base, per_million):
+def ml_scaled(base, per_million):
+    """A job's memory (MB) or runtime (min): a base plus a share per million ratings of the release."""
     return int(base + per_million * ML_MILLIONS)
 
 
@@ -30,7 +40,8 @@ def how_to_fix(key, example):
 
 
 def fetch_params(key, files):
-    """Params of a fetch rule: the source, one checksum (or None: unverified) per file, limits."""
+    """Params of a fetch rule: the source, one checksum (or None: unverified) per file. The download
+    limits (download.*) change no fetched file: the script reads them untracked."""
     given = config[key].get("checksums") or {}
     verify = config[key]["verify"]
     return dict(
@@ -39,9 +50,6 @@ def fetch_params(key, files):
         unverified_why="verify is false" if not verify else "no checksum configured",
         cache=f"resources/downloads/{key}",
         how_to_fix=how_to_fix(key, f"path/to/{ML.name if key == 'movielens' else key}"),
-        timeout=config["download"]["timeout_s"],
-        retries=config["download"]["retries"],
-        max_bytes=config["download"]["max_extract_mb"] * 2**20,
     )
 
 
@@ -54,48 +62,17 @@ def split_inputs(wildcards):
     return parsed | {part: f"{ML_DIR}/{wildcards.split}.{part}" for part in ("base", "test")}
 
 
+def split_params(wildcards):
+    """The random split reads its fraction and seed; an official fold reads neither."""
+    if wildcards.split != "random":
+        return {}
+    return {
+        "valid_pct": config["movielens"]["valid_pct"],
+        "seed": config["movielens"]["split_seed"],
+    }
+
+
 # ----- collaborative filtering runs -------------------------------------------------------------
-RUN_KEYS = ["split", "model", "n_factors", "wd", "wd_mode", "bias_wd"]
-
-
-def collab_run_table(cfg, folds):
-    """Every (split, model, settings) the collab experiments need, with the experiments it serves."""
-    base = cfg["model"]
-    rows = []
-
-    def add(role, split="random", model="dot", n_factors=None, wd=None, wd_mode=None, bias_wd=None):
-        wd = 0.0 if model == "mean" else float(base["wd"] if wd is None else wd)
-        undecayed = wd == 0  # no decay at all: the mode and what decay reaches make no difference
-        rows.append(
-            dict(
-                split=split,
-                model=model,
-                n_factors=0 if model in ("mean", "bias") else n_factors or base["n_factors"],
-                wd=wd,
-                wd_mode=base["wd_mode"] if undecayed else wd_mode or base["wd_mode"],
-                bias_wd=base["bias_wd"] if undecayed or bias_wd is None else bias_wd,
-                role=role,
-            )
-        )
-
-    for model in cfg["baselines"]:
-        add("baselines", model=model)
-    for n in cfg["sweeps"]["n_factors"]:
-        add("n_factors", n_factors=n)
-    for mode, grid in (cfg["sweeps"]["wd"] or {}).items():
-        for wd in grid:
-            add(f"wd/{mode}", wd=wd, wd_mode=mode)
-    for model in ("bias", "dot"):
-        for bias_wd in cfg["sweeps"]["bias_wd"]:
-            add("bias_wd", model=model, bias_wd=bias_wd)
-    for fold in folds if cfg["folds"] else []:
-        add("folds", split=fold)
-    add("main")
-    table = pd.DataFrame(rows)
-    roles = table.groupby(RUN_KEYS, sort=False)["role"].agg(",".join).rename("roles")
-    return roles.reset_index()
-
-
 COLLAB = config["collab"]
 COLLAB_TABLE = collab_run_table(COLLAB, ML.folds)
 # what the config sweeps (an empty list or map: not run) and the tables that exist for it
@@ -104,19 +81,18 @@ COLLAB_TABLES = ["bias_wd"] * bool(COLLAB["sweeps"]["bias_wd"]) + ["folds"] * bo
     COLLAB["folds"] and ML.folds
 )
 COLLAB_RUNS = Paramspace(COLLAB_TABLE[RUN_KEYS], param_sep="~")
-COLLAB_MAIN = dict(split="random", model="dot", **{k: COLLAB["model"][k] for k in RUN_KEYS[2:]})
-COLLAB_MAIN["wd"] = float(COLLAB_MAIN["wd"])
+COLLAB_MAIN = main_run(COLLAB_TABLE)
 
 
 def run_dir(run, seed):
-    """results/collab/runs/split~random/model~dot/.../seed~0 for a run dict."""
+    """results/<experiment>/collab/runs/split~random/model~dot/.../seed~0 for a run dict."""
     inst = Paramspace(pd.DataFrame([{k: run[k] for k in RUN_KEYS}]), param_sep="~")
-    return f"results/collab/runs/{next(iter(inst.instance_patterns))}/seed~{seed}"
+    return f"{OUT}/collab/runs/{next(iter(inst.instance_patterns))}/seed~{seed}"
 
 
 def per_seed(name):
     """One output per seed of a collab run: a job trains all seeds of its setting together."""
-    pattern = f"results/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/{name}"
+    pattern = f"{OUT}/collab/runs/{COLLAB_RUNS.wildcard_pattern}/seed~{{seed}}/{name}"
     return expand(pattern, seed=COLLAB["seeds"], allow_missing=True)
 
 
@@ -124,7 +100,7 @@ def collab_run_records():
     """(run dict with roles and seed, history path) for every run and seed, in a stable order."""
     for row, pattern in zip(COLLAB_TABLE.to_dict("records"), COLLAB_RUNS.instance_patterns):
         for seed in COLLAB["seeds"]:
-            yield {**row, "seed": seed}, f"results/collab/runs/{pattern}/seed~{seed}/history.tsv"
+            yield {**row, "seed": seed}, f"{OUT}/collab/runs/{pattern}/seed~{seed}/history.tsv"
 
 
 # ----- image datasets ---------------------------------------------------------------------------
@@ -157,7 +133,5 @@ def transfer_body_input(wildcards):
     """The body the pipeline pretrains, where a job transfers from it (not scratch, not imagenet)."""
     own = config["transfer"]["weights"] == "pretrained"
     return (
-        "results/transfer/pretrained_body.pt"
-        if own and wildcards.get("family") != "scratch"
-        else []
+        f"{OUT}/transfer/pretrained_body.pt" if own and wildcards.get("family") != "scratch" else []
     )

@@ -5,9 +5,9 @@ rule fetch_images:
     output:
         expand("resources/{{dataset}}/{name}", name=IDX_NAMES),
     log:
-        "logs/fetch_images/{dataset}.log",
+        f"{SHARED_LOGS}/fetch_images/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/fetch_images/{dataset}.tsv"
+        f"{SHARED_BENCH}/fetch_images/{{dataset}}.tsv"
     wildcard_constraints:
         dataset="|".join(IMAGE_DATASETS),
     conda:
@@ -27,9 +27,9 @@ rule prepare_images:
     output:
         "results/data/{dataset}/images.npz",
     log:
-        "logs/prepare_images/{dataset}.log",
+        f"{SHARED_LOGS}/prepare_images/{{dataset}}.log",
     benchmark:
-        "results/benchmarks/prepare_images/{dataset}.tsv"
+        f"{SHARED_BENCH}/prepare_images/{{dataset}}.tsv"
     wildcard_constraints:
         dataset="|".join(IMAGE_DATASETS),
     conda:

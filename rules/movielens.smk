@@ -5,13 +5,13 @@ rule fetch_movielens:
     output:
         expand("{dir}/{file}", dir=ML_DIR, file=ML.files()),
     log:
-        f"logs/fetch_movielens/{ML.name}.log",
+        f"{SHARED_LOGS}/fetch_movielens/{ML.name}.log",
     benchmark:
-        f"results/benchmarks/fetch_movielens/{ML.name}.tsv"
+        f"{SHARED_BENCH}/fetch_movielens/{ML.name}.tsv"
     conda:
         "../environment.yml"
     resources:
-        runtime=ml_runtime(20, 1),
+        runtime=ml_scaled(20, 1),
         mem_mb=500,
     params:
         fetch=fetch_params("movielens", ML.files()),
@@ -28,17 +28,16 @@ rule parse_movielens:
         ratings=f"{DATA_DIR}/ratings.parquet",
         movies=f"{DATA_DIR}/items.parquet",
     log:
-        f"logs/parse_movielens/{ML.name}.log",
+        f"{SHARED_LOGS}/parse_movielens/{ML.name}.log",
     benchmark:
-        f"results/benchmarks/parse_movielens/{ML.name}.tsv"
+        f"{SHARED_BENCH}/parse_movielens/{ML.name}.tsv"
     conda:
         "../environment.yml"
     resources:
-        runtime=ml_runtime(10, 0.5),
-        mem_mb=ml_mem_mb(1000, 60),
+        runtime=ml_scaled(10, 0.5),
+        mem_mb=ml_scaled(1000, 60),
     params:
         release=ML.name,
-        max_problems=config["movielens"]["max_problems_per_check"],
     script:
         "../workflow/scripts/parse_movielens.py"
 
@@ -61,14 +60,14 @@ rule summarize_movielens:
             labels={"dataset": ML.name, "figure": "rating distribution"},
         ),
     log:
-        f"logs/summarize_movielens/{ML.name}.log",
+        f"{SHARED_LOGS}/summarize_movielens/{ML.name}.log",
     benchmark:
-        f"results/benchmarks/summarize_movielens/{ML.name}.tsv"
+        f"{SHARED_BENCH}/summarize_movielens/{ML.name}.tsv"
     conda:
         "../environment.yml"
     resources:
-        runtime=ml_runtime(10, 0.2),
-        mem_mb=ml_mem_mb(1000, 40),
+        runtime=ml_scaled(10, 0.2),
+        mem_mb=ml_scaled(1000, 40),
     params:
         release=ML.name,
     script:
@@ -79,23 +78,21 @@ rule split_movielens:
     input:
         unpack(split_inputs),
     output:
-        f"{DATA_DIR}/splits/{{split}}.parquet",
+        f"{SPLIT_DIR}/{{split}}.parquet",
     log:
-        f"logs/split_movielens/{ML.name}/{{split}}.log",
+        f"{LOGS}/split_movielens/{ML.name}/{{split}}.log",
     benchmark:
-        f"results/benchmarks/split_movielens/{ML.name}/{{split}}.tsv"
+        f"{BENCH}/split_movielens/{ML.name}/{{split}}.tsv"
     wildcard_constraints:
         split="|".join(ML_SPLITS),
     conda:
         "../environment.yml"
     resources:
-        runtime=ml_runtime(10, 0.2),
-        mem_mb=ml_mem_mb(1000, 40),
+        runtime=ml_scaled(10, 0.2),
+        mem_mb=ml_scaled(1000, 40),
     params:
         release=ML.name,
-        valid_pct=config["movielens"]["valid_pct"],
-        seed=config["movielens"]["split_seed"],
-        max_problems=config["movielens"]["max_problems_per_check"],
+        split=split_params,
     script:
         "../workflow/scripts/split_movielens.py"
 
@@ -103,5 +100,5 @@ rule split_movielens:
 rule data:
     input:
         rules.summarize_movielens.output,
-        image_npz(config["optimizers"]["dataset"]),
-        expand(f"{DATA_DIR}/splits/{{split}}.parquet", split=ML_SPLITS),
+        image_npz(config["optimizers"]["dataset"]) if "optimizers" in STAGES else [],
+        expand(f"{SPLIT_DIR}/{{split}}.parquet", split=ML_SPLITS),

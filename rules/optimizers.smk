@@ -7,18 +7,18 @@ rule opt_manual:
     input:
         data=OPT_DATA,
     output:
-        table="results/optimizers/manual/runs.tsv",
-        losses="results/optimizers/manual/losses.parquet",
+        table=f"{OUT}/optimizers/manual/runs.tsv",
+        losses=f"{OUT}/optimizers/manual/losses.parquet",
         plot=report(
-            "results/optimizers/manual/losses.png",
+            f"{OUT}/optimizers/manual/losses.png",
             caption="../workflow/report/opt_manual.rst",
             category="Optimizers",
             labels={"figure": "manual loop losses"},
         ),
     log:
-        "logs/opt_manual.log",
+        f"{LOGS}/opt_manual.log",
     benchmark:
-        "results/benchmarks/opt_manual.tsv"
+        f"{BENCH}/opt_manual.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -38,13 +38,13 @@ rule opt_ablation:
     input:
         data=OPT_DATA,
     output:
-        grid="results/optimizers/ablation/{opt}_{schedule}/lr_grid.tsv",
-        runs="results/optimizers/ablation/{opt}_{schedule}/runs.tsv",
-        curves="results/optimizers/ablation/{opt}_{schedule}/curves.parquet",
+        grid=f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/lr_grid.tsv",
+        runs=f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/runs.tsv",
+        curves=f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/curves.parquet",
     log:
-        "logs/opt_ablation/{opt}_{schedule}.log",
+        f"{LOGS}/opt_ablation/{{opt}}_{{schedule}}.log",
     benchmark:
-        "results/benchmarks/opt_ablation/{opt}_{schedule}.tsv"
+        f"{BENCH}/opt_ablation/{{opt}}_{{schedule}}.tsv"
     wildcard_constraints:
         opt="|".join(OPT["ablation"]["optimizers"]),
         schedule="constant|one_cycle",
@@ -55,8 +55,8 @@ rule opt_ablation:
         runtime=30,
         mem_mb=3000,
     params:
-        lr_grid=OPT["ablation"]["lr_grid"],
-        wd=OPT["ablation"]["wd"],
+        lr_grid=lambda wc: OPT["ablation"]["lr_grid"][wc.opt],
+        wd=lambda wc: OPT["ablation"]["wd"]["decoupled" if wc.opt == "adamw" else "l2"],
         seeds=OPT["seeds"],
         epochs=OPT["epochs"],
         bs=OPT["bs"],
@@ -68,11 +68,11 @@ rule opt_weight_decay:
     input:
         data=OPT_DATA,
     output:
-        "results/optimizers/weight_decay/{opt}_{wd_mode}.tsv",
+        f"{OUT}/optimizers/weight_decay/{{opt}}_{{wd_mode}}.tsv",
     log:
-        "logs/opt_weight_decay/{opt}_{wd_mode}.log",
+        f"{LOGS}/opt_weight_decay/{{opt}}_{{wd_mode}}.log",
     benchmark:
-        "results/benchmarks/opt_weight_decay/{opt}_{wd_mode}.tsv"
+        f"{BENCH}/opt_weight_decay/{{opt}}_{{wd_mode}}.tsv"
     wildcard_constraints:
         opt="|".join(OPT["weight_decay"]["optimizers"]),
         wd_mode="loss|decoupled|l2",
@@ -84,7 +84,7 @@ rule opt_weight_decay:
         mem_mb=3000,
     params:
         values=OPT["weight_decay"]["values"],
-        lr=OPT["weight_decay"]["lr"],
+        lr=lambda wc: OPT["weight_decay"]["lr"][wc.opt],
         seeds=OPT["seeds"],
         epochs=OPT["epochs"],
         bs=OPT["bs"],
@@ -96,35 +96,35 @@ rule opt_one_cycle:
     input:
         data=OPT_DATA,
     output:
-        lr_find_table="results/optimizers/one_cycle/lr_find.tsv",
+        lr_find_table=f"{OUT}/optimizers/one_cycle/lr_find.tsv",
         lr_find_plot=report(
-            "results/optimizers/one_cycle/lr_find.png",
+            f"{OUT}/optimizers/one_cycle/lr_find.png",
             caption="../workflow/report/opt_lr_find.rst",
             category="Optimizers",
             labels={"figure": "lr finder"},
         ),
         table=report(
-            "results/optimizers/one_cycle/fit_one_cycle.tsv",
+            f"{OUT}/optimizers/one_cycle/fit_one_cycle.tsv",
             caption="../workflow/report/opt_one_cycle.rst",
             category="Optimizers",
             labels={"figure": "fit_one_cycle table"},
         ),
         schedule=report(
-            "results/optimizers/one_cycle/schedule.png",
+            f"{OUT}/optimizers/one_cycle/schedule.png",
             caption="../workflow/report/opt_schedule.rst",
             category="Optimizers",
             labels={"figure": "1cycle schedule"},
         ),
         losses=report(
-            "results/optimizers/one_cycle/losses.png",
+            f"{OUT}/optimizers/one_cycle/losses.png",
             caption="../workflow/report/opt_one_cycle_losses.rst",
             category="Optimizers",
             labels={"figure": "1cycle losses"},
         ),
     log:
-        "logs/opt_one_cycle.log",
+        f"{LOGS}/opt_one_cycle.log",
     benchmark:
-        "results/benchmarks/opt_one_cycle.tsv"
+        f"{BENCH}/opt_one_cycle.tsv"
     conda:
         "../environment.yml"
     threads: 1
@@ -143,67 +143,67 @@ rule opt_one_cycle:
 rule aggregate_optimizers:
     input:
         lr_grids=expand(
-            "results/optimizers/ablation/{opt}_{schedule}/lr_grid.tsv",
+            f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/lr_grid.tsv",
             opt=OPT["ablation"]["optimizers"],
             schedule=OPT["ablation"]["schedules"],
         ),
         ablation_runs=expand(
-            "results/optimizers/ablation/{opt}_{schedule}/runs.tsv",
+            f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/runs.tsv",
             opt=OPT["ablation"]["optimizers"],
             schedule=OPT["ablation"]["schedules"],
         ),
         ablation_curves=expand(
-            "results/optimizers/ablation/{opt}_{schedule}/curves.parquet",
+            f"{OUT}/optimizers/ablation/{{opt}}_{{schedule}}/curves.parquet",
             opt=OPT["ablation"]["optimizers"],
             schedule=OPT["ablation"]["schedules"],
         ),
         wd_runs=expand(
-            "results/optimizers/weight_decay/{opt}_{wd_mode}.tsv",
+            f"{OUT}/optimizers/weight_decay/{{opt}}_{{wd_mode}}.tsv",
             opt=OPT["weight_decay"]["optimizers"],
             wd_mode=OPT["weight_decay"]["modes"],
         ),
     output:
         lr_grid_table=report(
-            "results/optimizers/lr_grid.tsv",
+            f"{OUT}/optimizers/lr_grid.tsv",
             caption="../workflow/report/opt_lr_grid.rst",
             category="Optimizers",
             labels={"figure": "lr grids: table"},
         ),
         lr_grid_plot=report(
-            "results/optimizers/lr_grid.png",
+            f"{OUT}/optimizers/lr_grid.png",
             caption="../workflow/report/opt_lr_grid.rst",
             category="Optimizers",
             labels={"figure": "lr grids: plot"},
         ),
-        edges="results/optimizers/sweep_edges.tsv",
+        edges=f"{OUT}/optimizers/sweep_edges.tsv",
         ablation_table=report(
-            "results/optimizers/ablation.tsv",
+            f"{OUT}/optimizers/ablation.tsv",
             caption="../workflow/report/opt_ablation_table.rst",
             category="Optimizers",
             labels={"figure": "optimizer ablation table"},
         ),
         ablation_plot=report(
-            "results/optimizers/ablation.png",
+            f"{OUT}/optimizers/ablation.png",
             caption="../workflow/report/opt_ablation_plot.rst",
             category="Optimizers",
             labels={"figure": "optimizer loss curves"},
         ),
         wd_table=report(
-            "results/optimizers/weight_decay.tsv",
+            f"{OUT}/optimizers/weight_decay.tsv",
             caption="../workflow/report/opt_wd.rst",
             category="Optimizers",
             labels={"figure": "weight-decay table"},
         ),
         wd_plot=report(
-            "results/optimizers/weight_decay.png",
+            f"{OUT}/optimizers/weight_decay.png",
             caption="../workflow/report/opt_wd.rst",
             category="Optimizers",
             labels={"figure": "weight-decay plot"},
         ),
     log:
-        "logs/aggregate_optimizers.log",
+        f"{LOGS}/aggregate_optimizers.log",
     benchmark:
-        "results/benchmarks/aggregate_optimizers.tsv"
+        f"{BENCH}/aggregate_optimizers.tsv"
     conda:
         "../environment.yml"
     resources:
@@ -218,15 +218,15 @@ rule aggregate_optimizers:
 rule cross_entropy_figure:
     output:
         report(
-            "results/optimizers/cross_entropy.png",
+            f"{OUT}/optimizers/cross_entropy.png",
             caption="../workflow/report/cross_entropy.rst",
             category="Optimizers",
             labels={"figure": "cross-entropy"},
         ),
     log:
-        "logs/cross_entropy_figure.log",
+        f"{LOGS}/cross_entropy_figure.log",
     benchmark:
-        "results/benchmarks/cross_entropy_figure.tsv"
+        f"{BENCH}/cross_entropy_figure.tsv"
     conda:
         "../environment.yml"
     resources:

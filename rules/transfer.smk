@@ -8,19 +8,19 @@ OWN_BODY = (
 FAMILIES = [
     f for f in ("pretrained", "scratch") if set(TRANSFER_FAMILIES[f]) & set(TRANSFER["strategies"])
 ]
-BUDGET_DIR = "results/transfer/finetune/{family}/budget~{budget}"
+BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
 
 
 rule pretrain_body:
     input:
         data=TRANSFER_DATA,
     output:
-        body="results/transfer/pretrained_body.pt",
-        history="results/transfer/pretrain_history.tsv",
+        body=f"{OUT}/transfer/pretrained_body.pt",
+        history=f"{OUT}/transfer/pretrain_history.tsv",
     log:
-        "logs/pretrain_body.log",
+        f"{LOGS}/pretrain_body.log",
     benchmark:
-        "results/benchmarks/pretrain_body.tsv"
+        f"{BENCH}/pretrain_body.tsv"
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
@@ -29,11 +29,13 @@ rule pretrain_body:
         mem_mb=4000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
-        transfer=TRANSFER,
+        pretrain={
+            k: TRANSFER[k] for k in ("pretrain", "source_classes", "size", "device", "precision")
+        },
         ps=TRANSFER["finetune"]["ps"],
         seed=config["seed"],
         dataset=TRANSFER["dataset"],
-        checkpoints="checkpoints/pretrain_body",
+        checkpoints=f"{CKPT}/pretrain_body",
     script:
         "../workflow/scripts/pretrain_body.py"
 
@@ -48,9 +50,9 @@ rule finetune:
         iterations=f"{BUDGET_DIR}/iterations.parquet",
         confusion=f"{BUDGET_DIR}/confusion.tsv",
     log:
-        "logs/finetune/{family}/budget~{budget}.log",
+        f"{LOGS}/finetune/{{family}}/budget~{{budget}}.log",
     benchmark:
-        "results/benchmarks/finetune/{family}/budget~{budget}.tsv"
+        f"{BENCH}/finetune/{{family}}/budget~{{budget}}.tsv"
     wildcard_constraints:
         family="|".join(FAMILIES),
         budget=r"\d+",
@@ -62,9 +64,9 @@ rule finetune:
         mem_mb=3000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
-        transfer=TRANSFER,
+        job=lambda wc: finetune_params(TRANSFER, wc.family, TRANSFER_FAMILIES[wc.family]),
         valid_seed=config["seed"],
-        checkpoints=lambda wc: f"checkpoints/finetune/{wc.family}/budget~{wc.budget}",
+        checkpoints=lambda wc: f"{CKPT}/finetune/{wc.family}/budget~{wc.budget}",
     script:
         "../workflow/scripts/finetune.py"
 
@@ -74,11 +76,11 @@ rule transfer_probe:
         data=TRANSFER_DATA,
         body=transfer_body_input,
     output:
-        "results/transfer/probe.tsv",
+        f"{OUT}/transfer/probe.tsv",
     log:
-        "logs/transfer_probe.log",
+        f"{LOGS}/transfer_probe.log",
     benchmark:
-        "results/benchmarks/transfer_probe.tsv"
+        f"{BENCH}/transfer_probe.tsv"
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
@@ -86,7 +88,10 @@ rule transfer_probe:
         runtime=20,
         mem_mb=3000,
     params:
-        transfer=TRANSFER,
+        probe={
+            k: TRANSFER[k]
+            for k in ("seeds", "budgets", "target_classes", "valid_per_class", "size", "weights")
+        },
         valid_seed=config["seed"],
         seed=config["seed"],
         c=TRANSFER["probe"]["c"],
@@ -108,63 +113,63 @@ rule aggregate_transfer:
         pretrain_history=rules.pretrain_body.output.history if OWN_BODY else [],
     output:
         table=report(
-            "results/transfer/strategies.tsv",
+            f"{OUT}/transfer/strategies.tsv",
             caption="../workflow/report/transfer_table.rst",
             category="Transfer learning",
             labels={"figure": "error by label budget and strategy"},
         ),
         paired=report(
-            "results/transfer/paired.tsv",
+            f"{OUT}/transfer/paired.tsv",
             caption="../workflow/report/transfer_paired.rst",
             category="Transfer learning",
             labels={"figure": "discriminative minus scratch, per seed"},
         ),
         curve=report(
-            "results/transfer/budget_curve.png",
+            f"{OUT}/transfer/budget_curve.png",
             caption="../workflow/report/transfer_budget_curve.rst",
             category="Transfer learning",
             labels={"figure": "label-budget curve"},
         ),
         lr_find_frozen=report(
-            "results/transfer/lr_find_frozen.png",
+            f"{OUT}/transfer/lr_find_frozen.png",
             caption="../workflow/report/transfer_lr_find.rst",
             category="Transfer learning",
             labels={"figure": "lr finder: frozen"},
         ),
         lr_find_unfrozen=report(
-            "results/transfer/lr_find_unfrozen.png",
+            f"{OUT}/transfer/lr_find_unfrozen.png",
             caption="../workflow/report/transfer_lr_find.rst",
             category="Transfer learning",
             labels={"figure": "lr finder: unfrozen"},
         ),
         lr_find_scratch=report(
-            "results/transfer/lr_find_scratch.png",
+            f"{OUT}/transfer/lr_find_scratch.png",
             caption="../workflow/report/transfer_lr_find.rst",
             category="Transfer learning",
             labels={"figure": "lr finder: scratch"},
         ),
         probe_plot=report(
-            "results/transfer/probe.png",
+            f"{OUT}/transfer/probe.png",
             caption="../workflow/report/transfer_probe.rst",
             category="Transfer learning",
             labels={"figure": "linear probes by layer"},
         ),
         curves=report(
-            "results/transfer/curves.png",
+            f"{OUT}/transfer/curves.png",
             caption="../workflow/report/transfer_curves.rst",
             category="Transfer learning",
             labels={"figure": "training curves"},
         ),
         confusion=report(
-            "results/transfer/confusion.png",
+            f"{OUT}/transfer/confusion.png",
             caption="../workflow/report/transfer_confusion.rst",
             category="Transfer learning",
             labels={"figure": "confusion matrix"},
         ),
     log:
-        "logs/aggregate_transfer.log",
+        f"{LOGS}/aggregate_transfer.log",
     benchmark:
-        "results/benchmarks/aggregate_transfer.tsv"
+        f"{BENCH}/aggregate_transfer.tsv"
     conda:
         "../environment.yml"
     resources:
@@ -187,9 +192,9 @@ rule prepare_pets:
     output:
         "results/data/pets/images.npz",
     log:
-        "logs/prepare_pets.log",
+        f"{SHARED_LOGS}/prepare_pets.log",
     benchmark:
-        "results/benchmarks/prepare_pets.tsv"
+        f"{SHARED_BENCH}/prepare_pets.tsv"
     conda:
         "../environment.yml"
     resources:
@@ -206,17 +211,17 @@ rule transfer_lesson:
         data=rules.prepare_pets.output[0],
         reference=workflow.source_path("../workflow/resources/reference_numbers.tsv"),
     output:
-        history="results/transfer/lesson/history.tsv",
+        history=f"{OUT}/transfer/lesson/history.tsv",
         comparison=report(
-            "results/transfer/lesson/comparison.tsv",
+            f"{OUT}/transfer/lesson/comparison.tsv",
             caption="../workflow/report/transfer_lesson.rst",
             category="Transfer learning",
             labels={"figure": "lesson scale: pets"},
         ),
     log:
-        "logs/transfer_lesson.log",
+        f"{LOGS}/transfer_lesson.log",
     benchmark:
-        "results/benchmarks/transfer_lesson.tsv"
+        f"{BENCH}/transfer_lesson.tsv"
     conda:
         "../environment.yml"
     threads: 8
@@ -227,7 +232,7 @@ rule transfer_lesson:
     params:
         cfg=config["transfer_lesson"],
         seed=config["seed"],
-        checkpoints="checkpoints/transfer_lesson",
+        checkpoints=f"{CKPT}/transfer_lesson",
     script:
         "../workflow/scripts/transfer_lesson.py"
 

@@ -41,10 +41,9 @@ def tiny_sources(workdir):
 
 
 def tiny_run(workdir, *targets, extra=()):
-    source = tiny_sources(workdir)
-    sums = checksums_of(source, ["u.data", "u.item", "u.user"])
-    return snakemake(*targets, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "2",
-                     "--config", f"movielens={{'checksums': {sums!r}}}", *extra, cwd=workdir)
+    """The tiny config as its comment says to run it (generated data, fetched unverified)."""
+    tiny_sources(workdir)
+    return snakemake(*targets, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "2", *extra, cwd=workdir)
 
 
 @pytest.mark.e2e
@@ -68,7 +67,7 @@ def test_corrupt_source_fails_cleanly(workdir):
     with open(source / "u.data", "a") as handle:
         handle.write("1\t2\t3\t4\n")
     proc = snakemake("data", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1",
-                     "--config", f"movielens={{'checksums': {sums!r}}}", cwd=workdir)
+                     "--config", f"movielens={{'checksums': {sums!r}, 'verify': True}}", cwd=workdir)
     assert proc.returncode != 0
     assert "sha256 mismatch" in proc.stdout and sums["u.data"] in proc.stdout
     assert not (workdir / "resources" / "movielens").exists() or not any(
@@ -85,7 +84,7 @@ def test_invalid_ratings_fail_with_a_report(workdir):
     proc = snakemake("data", "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", cwd=workdir)
     assert proc.returncode != 0
     assert "1 problem(s) in the ml-100k release" in proc.stdout and "Traceback" not in proc.stdout
-    report = pd.read_csv(workdir / "logs" / "parse_movielens" / "ml-100k.log.errors.tsv", sep="\t")
+    report = pd.read_csv(workdir / "logs" / "data" / "parse_movielens" / "ml-100k.log.errors.tsv", sep="\t")
     assert report.line.tolist() == [10] and report.column.tolist() == ["rating"]
     assert not (workdir / "results" / "data" / "ml-100k" / "ratings.parquet").exists()
 
@@ -104,39 +103,40 @@ EXPECTED = [
     "results/data/ml-100k/summary.tsv",
     "results/data/ml-100k/ratings_overview.png",
     "results/data/fashion_mnist/images.npz",
-    "results/collab/lr_find.png",
-    "results/collab/main/epochs.tsv",
-    "results/collab/main/loss_curve.png",
-    "results/collab/main/schedule.png",
-    "results/collab/interpret/item_biases.tsv",
-    "results/collab/interpret/pca_ends.tsv",
-    "results/collab/interpret/pca_scatter.png",
-    "results/collab/baselines.tsv",
-    "results/collab/sweep_n_factors.png",
-    "results/collab/sweep_wd.png",
-    "results/collab/folds.tsv",
-    "results/collab/bias_wd.tsv",
-    "results/optimizers/manual/losses.png",
-    "results/optimizers/ablation.png",
-    "results/optimizers/ablation.tsv",
-    "results/optimizers/weight_decay.png",
-    "results/optimizers/one_cycle/lr_find.png",
-    "results/optimizers/one_cycle/fit_one_cycle.tsv",
-    "results/optimizers/one_cycle/schedule.png",
-    "results/optimizers/cross_entropy.png",
-    "results/optimizers/lr_grid.tsv",
-    "results/optimizers/lr_grid.png",
-    "results/transfer/pretrained_body.pt",
-    "results/transfer/strategies.tsv",
-    "results/transfer/paired.tsv",
-    "results/transfer/budget_curve.png",
-    "results/transfer/lr_find_frozen.png",
-    "results/transfer/lr_find_unfrozen.png",
-    "results/transfer/lr_find_scratch.png",
-    "results/transfer/probe.png",
-    "results/transfer/curves.png",
-    "results/transfer/confusion.png",
-    "results/summary.tsv",
+    "results/tiny/collab/lr_find.png",
+    "results/tiny/collab/main/epochs.tsv",
+    "results/tiny/collab/main/loss_curve.png",
+    "results/tiny/collab/main/schedule.png",
+    "results/tiny/collab/interpret/item_biases.tsv",
+    "results/tiny/collab/interpret/pca_ends.tsv",
+    "results/tiny/collab/interpret/pca_scatter.png",
+    "results/tiny/collab/baselines.tsv",
+    "results/tiny/collab/sweep_n_factors.png",
+    "results/tiny/collab/sweep_wd.png",
+    "results/tiny/collab/folds.tsv",
+    "results/tiny/collab/bias_wd.tsv",
+    "results/tiny/optimizers/manual/losses.png",
+    "results/tiny/optimizers/ablation.png",
+    "results/tiny/optimizers/ablation.tsv",
+    "results/tiny/optimizers/weight_decay.png",
+    "results/tiny/optimizers/one_cycle/lr_find.png",
+    "results/tiny/optimizers/one_cycle/fit_one_cycle.tsv",
+    "results/tiny/optimizers/one_cycle/schedule.png",
+    "results/tiny/optimizers/cross_entropy.png",
+    "results/tiny/optimizers/lr_grid.tsv",
+    "results/tiny/optimizers/lr_grid.png",
+    "results/tiny/transfer/pretrained_body.pt",
+    "results/tiny/transfer/strategies.tsv",
+    "results/tiny/transfer/paired.tsv",
+    "results/tiny/transfer/budget_curve.png",
+    "results/tiny/transfer/lr_find_frozen.png",
+    "results/tiny/transfer/lr_find_unfrozen.png",
+    "results/tiny/transfer/lr_find_scratch.png",
+    "results/tiny/transfer/probe.png",
+    "results/tiny/transfer/curves.png",
+    "results/tiny/transfer/confusion.png",
+    "results/tiny/summary.tsv",
+    "results/tiny/config.yaml",
 ]
 
 
@@ -156,35 +156,105 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     assert not missing
     for png in (p for p in EXPECTED if p.endswith(".png")):
         assert (tiny_pipeline / png).stat().st_size > 5_000, png
-    for rule_dir in (tiny_pipeline / "logs").iterdir():
+    rule_dirs = [*(tiny_pipeline / "logs" / "tiny").iterdir(), *(tiny_pipeline / "logs" / "data").iterdir()]
+    assert len(rule_dirs) > 20
+    for rule_dir in rule_dirs:
         assert any(rule_dir.rglob("*.log")) or rule_dir.suffix == ".log"
-    baselines = pd.read_csv(tiny_pipeline / "results/collab/baselines.tsv", sep="\t")
+    baselines = pd.read_csv(tiny_pipeline / "results/tiny/collab/baselines.tsv", sep="\t")
     assert list(baselines.model) == ["mean", "bias", "dot", "mlp"] and (baselines.n_seeds == 2).all()
-    bias_wd = pd.read_csv(tiny_pipeline / "results/collab/bias_wd.tsv", sep="\t")
+    bias_wd = pd.read_csv(tiny_pipeline / "results/tiny/collab/bias_wd.tsv", sep="\t")
     assert list(zip(bias_wd.model, bias_wd.bias_wd)) == [("bias", False), ("bias", True), ("dot", False), ("dot", True)]
     # the two settings train different models (the main run, bias_wd false, is one of them)
     assert bias_wd.valid_rmse_mean.nunique() == 4
     main = bias_wd.set_index(["model", "bias_wd"]).valid_rmse_mean[("dot", False)]
     assert baselines.set_index("model").valid_rmse_mean["dot"] == pytest.approx(main, abs=1e-4)
-    table = (tiny_pipeline / "results/transfer/strategies.tsv").read_text()
+    table = (tiny_pipeline / "results/tiny/transfer/strategies.tsv").read_text()
     assert table.count("# verdict: ") == 2 and "discriminative" in table.splitlines()[-1]
-    budgets = pd.read_csv(tiny_pipeline / "results/transfer/strategies.tsv", sep="\t", comment="#")
+    budgets = pd.read_csv(tiny_pipeline / "results/tiny/transfer/strategies.tsv", sep="\t", comment="#")
     methods = set(budgets[budgets.budget == 3].method)
     assert {"head_only", "discriminative", "unfrozen_high_lr", "scratch"} <= methods
     assert {"linear probe, pretrained body (layer4)", "linear probe, random body (layer4)"} <= methods
     assert budgets.method.str.startswith("source task").sum() == 1
-    probe = pd.read_csv(tiny_pipeline / "results/transfer/probe.tsv", sep="\t")
+    probe = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe.tsv", sep="\t")
     assert set(probe.layer) == {"layer2", "layer3", "layer4"} and set(probe.budget) == {3, 6}
     assert not (tiny_pipeline / "checkpoints").exists() or not any((tiny_pipeline / "checkpoints").iterdir())
-    summary = pd.read_csv(tiny_pipeline / "results/summary.tsv", sep="\t")
+    summary = pd.read_csv(tiny_pipeline / "results/tiny/summary.tsv", sep="\t")
     assert (summary.experiment == "sweep whose best value is on the grid's edge").any()
-    epochs = pd.read_csv(tiny_pipeline / "results/collab/main/epochs.tsv", sep="\t")
+    epochs = pd.read_csv(tiny_pipeline / "results/tiny/collab/main/epochs.tsv", sep="\t")
     assert list(epochs.columns) == ["epoch", "train_mse", "valid_mse", "valid_rmse", "seconds"]
+
+
+def planned_jobs(workdir, *config) -> dict[str, int]:
+    """Jobs a dry run of ``all`` plans per rule (its job-stats table), the target rule left out."""
+    args = ["--config", *config] if config else []
+    proc = snakemake("all", "-n", "--quiet", "rules", "--configfile", ROOT / "config" / "tiny.yaml", *args,
+                     cwd=workdir, check=True)
+    if "Nothing to be done" in proc.stdout:
+        return {}
+    lines = proc.stdout.split("Job stats:", 1)[1].splitlines()
+    counts = {}
+    for line in lines[3:]:
+        rule, _, count = line.strip().partition(" ")
+        if rule == "total":
+            break
+        counts[rule] = int(count)
+    counts.pop("all", None)
+    return counts
+
+
+# tiny's collab runs: 14 settings, 9 on the random split (of which 7 of the bias or dot model) and the
+# main dot-product settings on the 5 official folds
+COLLAB_DOWNSTREAM = {"aggregate_collab": 1, "collab_sweep": 2, "collab_table": 2, "summary_table": 1}
+MAIN_RUN_READERS = {"plot_collab_main": 1, "interpret_collab": 1}
+TRANSFER_DOWNSTREAM = {"aggregate_transfer": 1, "summary_table": 1}
+OPT_DOWNSTREAM = {"aggregate_optimizers": 1, "summary_table": 1}
+CONFIG = {"experiment_config": 1}  # the experiment's recorded config: every tracked key
+# one leaf key changed -> the jobs that read it or what it changed, and nothing more
+RERUNS = [
+    ("movielens={'max_problems_per_check': 5}", {}),  # a limit of the error report: untracked
+    ("download={'timeout_s': 5}", {}),
+    ("transfer={'threads': 2}", {}),
+    ("collab={'model': {'sparse_opt': 'sparse_adam'}}", CONFIG),  # read only with sparse embeddings
+    ("collab={'interpret': {'top_n': 20}}", {"interpret_collab": 1} | CONFIG),
+    ("collab={'lr_find': {'num_it': 20}}", {"collab_lr_find": 1} | CONFIG),
+    ("collab={'model': {'mlp_layers': [50]}}", {"train_collab": 1} | COLLAB_DOWNSTREAM | CONFIG),
+    ("collab={'sweeps': {'n_factors': [4, 16]}}", {"train_collab": 1} | COLLAB_DOWNSTREAM | CONFIG),
+    ("collab={'model': {'step': 'analytic'}}",
+     {"train_collab": 12, "collab_lr_find": 1} | MAIN_RUN_READERS | COLLAB_DOWNSTREAM | CONFIG),
+    ("movielens={'valid_pct': 0.2}",
+     {"split_movielens": 1, "train_collab": 9, "collab_lr_find": 1} | MAIN_RUN_READERS | COLLAB_DOWNSTREAM | CONFIG),
+    ("optimizers={'one_cycle': {'lr': 0.02}}", {"opt_one_cycle": 1, "summary_table": 1} | CONFIG),
+    ("optimizers={'ablation': {'lr_grid': {'adam': [0.001, 0.01]}}}", {"opt_ablation": 2} | OPT_DOWNSTREAM | CONFIG),
+    ("optimizers={'weight_decay': {'lr': {'sgd': 0.05}}}", {"opt_weight_decay": 2} | OPT_DOWNSTREAM | CONFIG),
+    ("transfer={'probe': {'c': 0.5}}", {"transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'confusion_budget': 3}", TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'finetune': {'frozen_epochs': 2}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'finetune': {'scratch_lr': 0.01}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'pretrain': {'epochs': 2}}",
+     {"pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("fashion_mnist={'n_valid': 50}",
+     {"prepare_images": 1, "opt_manual": 1, "opt_ablation": 4, "opt_weight_decay": 4, "opt_one_cycle": 1,
+      "pretrain_body": 1, "finetune": 4, "transfer_probe": 1, "aggregate_optimizers": 1, "aggregate_transfer": 1,
+      "summary_table": 1} | CONFIG),
+]
+
+
+@pytest.mark.e2e
+def test_a_changed_key_reruns_exactly_what_reads_it(tiny_pipeline):
+    """After a finished run, each one-key change plans the jobs that read the key (or its outputs'
+    readers), and nothing else: every rule gets only the config it reads."""
+    proc = tiny_run(tiny_pipeline, "all")  # up to date again after any earlier test's forced rerun
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert planned_jobs(tiny_pipeline) == {}
+    wrong = {override: (got, expected) for override, expected in RERUNS
+             if (got := planned_jobs(tiny_pipeline, override)) != expected}
+    assert not wrong, wrong
 
 
 @pytest.mark.e2e
 def test_same_seed_gives_the_same_numbers(tiny_pipeline):
-    run = next((tiny_pipeline / "results/collab/runs").glob("split~random/model~dot/*/*/*/*/seed~0/history.tsv"))
+    run = next((tiny_pipeline / "results/tiny/collab/runs").glob("split~random/model~dot/*/*/*/*/seed~0/history.tsv"))
     # the job trains every seed of its setting: rerunning it rewrites them all
     before = pd.read_csv(run, sep="\t")
     target = str(run.relative_to(tiny_pipeline))
@@ -197,13 +267,13 @@ def test_same_seed_gives_the_same_numbers(tiny_pipeline):
 
 @pytest.mark.e2e
 def test_a_rerun_finetuning_job_gives_the_same_numbers(tiny_pipeline):
-    runs = tiny_pipeline / "results/transfer/finetune/pretrained/budget~3/runs.tsv"
+    runs = tiny_pipeline / "results/tiny/transfer/finetune/pretrained/budget~3/runs.tsv"
     before = pd.read_csv(runs, sep="\t")
     target = str(runs.relative_to(tiny_pipeline))
     proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,
                      cwd=tiny_pipeline)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "time: imports" in (tiny_pipeline / "logs/finetune/pretrained/budget~3.log").read_text()
+    assert "time: imports" in (tiny_pipeline / "logs/tiny/finetune/pretrained/budget~3.log").read_text()
     after = pd.read_csv(runs, sep="\t")
     pd.testing.assert_frame_equal(before.drop(columns="seconds"), after.drop(columns="seconds"))
 
@@ -251,7 +321,7 @@ def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
                str(ROOT / "config" / "tiny.yaml"), "--cores", "1", *more_epochs]
         if name == "killed":
             proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            checkpoint, deadline = work / "checkpoints" / "pretrain_body" / "fit.pt", time.time() + 300
+            checkpoint, deadline = work / "checkpoints" / "tiny" / "pretrain_body" / "fit.pt", time.time() + 300
             while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
                 time.sleep(0.05)
             assert checkpoint.exists(), proc.communicate()[0][-3000:]
@@ -259,13 +329,13 @@ def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             output = proc.communicate(timeout=120)[0]
             assert proc.returncode != 0, output[-3000:]  # the job died mid-run
-            assert not (work / "results/transfer/pretrained_body.pt").exists()
+            assert not (work / "results/tiny/transfer/pretrained_body.pt").exists()
         rerun = subprocess.run(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         assert rerun.returncode == 0, rerun.stdout[-3000:]
         if name == "killed":
-            assert "resumed from checkpoints/pretrain_body/fit.pt" in (work / "logs/pretrain_body.log").read_text()
+            assert "resumed from checkpoints/tiny/pretrain_body/fit.pt" in (work / "logs/tiny/pretrain_body.log").read_text()
         assert not (work / "checkpoints").exists()
-        histories[name] = pd.read_csv(work / "results/transfer/pretrain_history.tsv", sep="\t")
+        histories[name] = pd.read_csv(work / "results/tiny/transfer/pretrain_history.tsv", sep="\t")
     a, b = (h.drop(columns="seconds") for h in histories.values())
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 4
@@ -284,12 +354,12 @@ def test_a_large_release_runs_data_and_collab_with_the_25m_config(workdir):
                      "--cores", "2", "--config", f"movielens={{'source': '{source}'}}",
                      "collab={'model': {'epochs': 2}}", cwd=workdir)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "not verified" in (workdir / "logs/fetch_movielens/ml-25m.log").read_text()
+    assert "not verified" in (workdir / "logs/data/fetch_movielens/ml-25m.log").read_text()
     ratings = pd.read_parquet(workdir / "results/data/ml-25m/ratings.parquet")
     assert len(ratings) == 250_000 and ratings.rating.dtype == "float64"
-    baselines = pd.read_csv(workdir / "results/collab/baselines.tsv", sep="\t").set_index("model")
+    baselines = pd.read_csv(workdir / "results/ml-25m/collab/baselines.tsv", sep="\t").set_index("model")
     assert list(baselines.index) == ["mean", "bias", "dot"] and (baselines.n_seeds == 1).all()
     truth = json.loads((source / "synthetic_truth.json").read_text())
     assert baselines.valid_rmse_mean["dot"] < baselines.valid_rmse_mean["bias"] < baselines.valid_rmse_mean["mean"]
     assert baselines.valid_rmse_mean["dot"] < 1.3 * truth["oracle_rmse"]  # it learns the planted factors
-    assert not (workdir / "results/collab/sweep_n_factors.tsv").exists()  # no sweeps in this config
+    assert not (workdir / "results/ml-25m/collab/sweep_n_factors.tsv").exists()  # no sweeps in this config

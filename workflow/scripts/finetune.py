@@ -26,7 +26,7 @@ def main(smk):
     started = time.perf_counter()
     imports = started - IMPORTING
     torch.set_num_threads(smk.threads)
-    cfg, family, budget = smk.params.transfer, smk.wildcards.family, int(smk.wildcards.budget)
+    cfg, family, budget = smk.params.job, smk.wildcards.family, int(smk.wildcards.budget)
     seeds = list(cfg["seeds"])
     seed_everything(seeds[0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
@@ -41,7 +41,7 @@ def main(smk):
     body = smk.input.body if family == "pretrained" and cfg["weights"] == "pretrained" else cfg["weights"]
     ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision)
     result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, ft, budget, str(device),
-                             cfg["strategies"], done=done,
+                             list(cfg["strategies"]), done=done,
                              on_seed=lambda seed, r, lrs: atomic_save((r, lrs), progress / f"seed~{seed}.pt"))
     trained = time.perf_counter()
     pd.DataFrame(result.runs).to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6g")

@@ -16,8 +16,8 @@ def main(smk):
     p, w = smk.params, smk.wildcards
     data = load_image_tensors(smk.input.data)
     wd_mode = "decoupled" if w.opt == "adamw" else "l2"
-    base = Run("mlp", w.opt, w.schedule, wd=p.wd[wd_mode], wd_mode=wd_mode, epochs=p.epochs, bs=p.bs, seed=p.seeds[0])
-    best_lr, grid = choose_lr(base, p.lr_grid[w.opt], data)
+    base = Run("mlp", w.opt, w.schedule, wd=p.wd, wd_mode=wd_mode, epochs=p.epochs, bs=p.bs, seed=p.seeds[0])
+    best_lr, grid = choose_lr(base, p.lr_grid, data)
     grid.to_csv(smk.output.grid, sep="\t", index=False, float_format="%.5g")
     records, curves = [], []
     for seed in p.seeds:

@@ -15,7 +15,7 @@ def main(smk):
     torch.set_num_threads(smk.threads)
     p, w = smk.params, smk.wildcards
     data = load_image_tensors(smk.input.data)
-    records = [train_run(Run("mlp", w.opt, "constant", lr=p.lr[w.opt], wd=wd, wd_mode=w.wd_mode,
+    records = [train_run(Run("mlp", w.opt, "constant", lr=p.lr, wd=wd, wd_mode=w.wd_mode,
                              epochs=p.epochs, bs=p.bs, seed=seed), data)[1]
                for wd in p.values for seed in p.seeds]
     pd.DataFrame(records).to_csv(smk.output[0], sep="\t", index=False, float_format="%.6g")

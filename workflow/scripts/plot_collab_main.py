@@ -19,7 +19,7 @@ def main(smk):
         smk.output.table, sep="\t", index=False, float_format="%.6f")
     s = smk.params.settings
     what = f"dot product + biases, {s['n_factors']} factors, wd {s['wd']}, lr {s['lr']}"
-    plot_loss_curve(iterations, history, f"Training on ml-100k: {what}", "MSE (stars²)", smk.output.curve)
+    plot_loss_curve(iterations, history, f"Training on {smk.params.release}: {what}", "MSE (stars²)", smk.output.curve)
     plot_schedule(iterations, f"1cycle schedule: {s['epochs']} epochs, max lr {s['lr']}", smk.output.schedule)
 
 

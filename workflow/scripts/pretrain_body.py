@@ -20,7 +20,7 @@ log = logging.getLogger("lesson5.pretrain_body")
 
 def main(smk):
     torch.set_num_threads(smk.threads)
-    cfg, seed = smk.params.transfer, smk.params.seed
+    cfg, seed = smk.params.pretrain, smk.params.seed
     seed_everything(seed)
     with np.load(smk.input.data, allow_pickle=False) as npz:
         data = source_task(dict(npz), cfg["source_classes"], cfg["size"])

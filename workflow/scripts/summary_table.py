@@ -15,10 +15,16 @@ from lesson5.runner import run_script
 def main(smk):
     i = smk.input
     tables = {Path(path).stem: pd.read_csv(path, sep="\t") for path in i.collab_tables}  # bias_wd, folds: if run
-    figures = key_figures(pd.read_csv(i.collab_baselines, sep="\t"), tables.get("bias_wd"), tables.get("folds"),
-                          pd.read_csv(i.one_cycle, sep="\t"), pd.read_csv(i.transfer, sep="\t", comment="#"),
-                          pd.read_csv(i.transfer_paired, sep="\t"))
-    edges = [line for path in [*i.collab_edges, i.optimizer_edges] for line in pd.read_csv(path, sep="\t").sweep_edge]
+    def table(name, **kw):  # a stage the experiment does not run has no input
+        return pd.read_csv(i[name], sep="\t", **kw) if i.get(name) else None
+
+    figures = key_figures(table("collab_baselines"), tables.get("bias_wd"), tables.get("folds"), table("one_cycle"),
+                          table("transfer", comment="#"), table("transfer_paired"))
+    def files(entry):  # a named input is one path or a list of them
+        return [entry] if isinstance(entry, str) else list(entry)
+
+    edges = [line for path in files(i.collab_edges) + files(i.optimizer_edges)
+             for line in pd.read_csv(path, sep="\t").sweep_edge]
     table = summary_table(figures, pd.read_csv(i.reference, sep="\t"), edges)
     table.to_csv(smk.output[0], sep="\t", index=False, float_format="%.4f")
 

@@ -21,7 +21,8 @@ log = logging.getLogger("lesson5.transfer_probe")
 
 def main(smk):
     torch.set_num_threads(smk.threads)
-    cfg, seeds, budgets = smk.params.transfer, smk.params.transfer["seeds"], smk.params.transfer["budgets"]
+    cfg = smk.params.probe
+    seeds, budgets = list(cfg["seeds"]), list(cfg["budgets"])
     seed_everything(seeds[0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
         arrays = dict(npz)

@@ -12,14 +12,12 @@ COLLAB_LESSON_DECAY = "collab valid RMSE (random 90/10 split), biases decayed as
 TRANSFER_STRATEGIES = ("head_only", "discriminative", "unfrozen_high_lr", "scratch")
 
 
-def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle, transfer_table,
+def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle=None, transfer_table=None,
                 transfer_paired=None) -> dict[str, tuple]:
-    """Measured key figure per experiment name (as in reference_numbers.tsv): (value, std, what)."""
+    """Measured key figure per experiment name (as in reference_numbers.tsv): (value, std, what).
+    A stage the experiment does not run (``stages``) gives None and no figures."""
     dot = collab_baselines.set_index("model").loc["dot"]
     by_decay = collab_bias_wd.set_index(["model", "bias_wd"]) if collab_bias_wd is not None else pd.DataFrame()
-    runs = transfer_table[transfer_table.method.isin(TRANSFER_STRATEGIES)]
-    largest = runs[runs.budget == runs.budget.max()].sort_values("error_rate_mean")
-    best = largest.iloc[0]
     figures = {COLLAB_MAIN: (dot.valid_rmse_mean, dot.valid_rmse_std, "dot product, main settings")}
     if ("dot", True) in by_decay.index:  # the lesson's decay of every parameter, where the sweep ran it
         lesson = by_decay.loc[("dot", True)]
@@ -29,11 +27,14 @@ def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle, trans
         folds = collab_folds.set_index("split")
         figures["collab valid RMSE (official folds u1-u5, mean)"] = (folds.loc["mean", "valid_rmse"],
                                                                      folds.loc["std", "valid_rmse"], "main settings")
-    return figures | {
-        "fit_one_cycle(1, 1e-2) valid accuracy": (one_cycle.accuracy.iloc[-1], float("nan"), "one seed"),
-        "transfer best valid error rate": (best.error_rate_mean, best.error_rate_std,
-                                           f"strategy {best.method}, {best.budget} labels/class"),
-    } | transfer_gaps(transfer_paired)
+    if one_cycle is not None:
+        figures["fit_one_cycle(1, 1e-2) valid accuracy"] = (one_cycle.accuracy.iloc[-1], float("nan"), "one seed")
+    if transfer_table is not None:
+        runs = transfer_table[transfer_table.method.isin(TRANSFER_STRATEGIES)]
+        best = runs[runs.budget == runs.budget.max()].sort_values("error_rate_mean").iloc[0]
+        figures["transfer best valid error rate"] = (best.error_rate_mean, best.error_rate_std,
+                                                     f"strategy {best.method}, {best.budget} labels/class")
+    return figures | transfer_gaps(transfer_paired)
 
 
 def transfer_gaps(paired) -> dict[str, tuple]:

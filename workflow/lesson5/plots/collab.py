@@ -46,3 +46,18 @@ def plot_embedding_scatter(projected: pd.DataFrame, n: int, path, x="pc0", y="pc
                  f"{x[2:]} vs {y[2:]} (signs are arbitrary)",
            xlabel=f"principal component {x[2:]}", ylabel=f"principal component {y[2:]}")
     save(fig, path)
+
+
+def plot_experiments_rmse(rmse: pd.DataFrame, lesson: float, path):
+    """The main collab valid RMSE of each experiment, with the lesson notebook's as a line."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(rmse) + 2), 4.5))
+    ax.bar(rmse.experiment, rmse.valid_rmse, yerr=rmse["std"].fillna(0), capsize=5, color="tab:blue", alpha=0.8,
+           label="this pipeline: dot product + biases, main settings")
+    for x, value in enumerate(rmse.valid_rmse):
+        ax.annotate(f"{value:.4f}", (x, value), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=9)
+    ax.axhline(lesson, color="tab:red", linestyle="--", label=f"lesson notebook, ml-100k: {lesson:.4f}")
+    ax.set(title="Main collaborative-filtering model, by experiment", xlabel="experiment",
+           ylabel="valid RMSE (rating points), mean ± std over seeds")
+    ax.set_ylim(0, max([lesson, *rmse.valid_rmse]) * 1.2)
+    ax.legend(loc="lower right")
+    save(fig, path)

@@ -1,0 +1,107 @@
+"""What each rule's script reads from the config, so a rule's params hold exactly that and Snakemake's
+params trigger reruns what a change touches and nothing more.
+
+Keys that change no valid output (the limits of an error report, download patience) are *untracked*:
+a script reads them from the config at run time (``untracked``) instead of from its params, so
+changing one reruns nothing. A fetched file is the same whatever the timeout that fetched it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lesson5.errors import PipelineError
+
+UNTRACKED = (
+    "movielens.max_problems_per_check",
+    "download.timeout_s",
+    "download.retries",
+    "download.max_extract_mb",
+    "transfer.threads",  # a job's threads: Snakemake's threads directive, never a rerun trigger
+)
+RESERVED_EXPERIMENTS = ("data",)  # results/data holds what every experiment shares
+
+
+def lookup(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def untracked(smk, dotted: str):
+    """An untracked key's value, read from the job's config rather than its params."""
+    if dotted not in UNTRACKED:
+        raise PipelineError(f"{dotted} is not an untracked key: give it to the rule as a param")
+    return lookup(smk.config, dotted)
+
+
+def tracked_config(config: dict, prefix: str = "") -> dict:
+    """The config without its untracked keys: what an experiment's results depend on. Keys sorted at
+    every level: an override that reorders the merged maps is not a change."""
+    out = {}
+    for key in sorted(config):
+        name, value = f"{prefix}{key}", config[key]
+        if name not in UNTRACKED:
+            out[key] = tracked_config(value, f"{name}.") if isinstance(value, dict) else value
+    return out
+
+
+def experiment_name(config: dict, command_line: dict | None, configfiles) -> str:
+    """The experiment's name: ``experiment`` where a config file given on the command line or
+    --config sets it; else the stem of the last --configfile (so a user's own file never writes
+    into the default experiment's folder); else the default config's."""
+    from_files = [f for f in configfiles or [] if "experiment" in _yaml(f)]
+    if (command_line or {}).get("experiment") is not None or from_files or not configfiles:
+        name = str(config["experiment"])
+    else:
+        name = Path(configfiles[-1]).stem
+    if name in RESERVED_EXPERIMENTS:
+        raise PipelineError(f"experiment: {name!r} is reserved (results/{name} is shared by every experiment)")
+    return name
+
+
+def _yaml(path) -> dict:
+    import yaml
+
+    with open(path) as handle:
+        return yaml.safe_load(handle) or {}
+
+
+# ----- collaborative filtering ------------------------------------------------------------------------
+# collab.model keys a run reads besides its run keys (split, model, n_factors, wd, wd_mode, bias_wd)
+COLLAB_EVAL = ["item_key", "device", "valid_bs"]
+COLLAB_FIT = COLLAB_EVAL + ["epochs", "lr", "bs", "y_range"]
+COLLAB_MODEL_KEYS = {
+    "mean": COLLAB_EVAL,  # only evaluated
+    "bias": COLLAB_FIT + ["sparse", "sparse_opt", "step"],
+    "dot": COLLAB_FIT + ["sparse", "sparse_opt", "step"],
+    "mlp": COLLAB_FIT + ["mlp_layers", "mlp_ps"],  # the MLP trains dense, with autograd
+}
+
+
+def collab_model_params(model_cfg: dict, model: str) -> dict:
+    """The collab.model keys a run of ``model`` reads (sparse_opt only where sparse is on)."""
+    keys = [k for k in COLLAB_MODEL_KEYS[model] if k != "sparse_opt" or model_cfg.get("sparse")]
+    return {k: model_cfg[k] for k in keys if k in model_cfg}
+
+
+# ----- transfer ---------------------------------------------------------------------------------------
+FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
+FAMILY_KEYS = {  # transfer.finetune and transfer.lr_find.pick keys each family of strategies reads
+    "pretrained": (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"]),
+    "scratch": (FINETUNE_COMMON + ["scratch_lr"], ["scratch"]),
+}
+
+
+def finetune_params(transfer: dict, family: str, strategies) -> dict:
+    """What a fine-tuning job of ``family`` reads: its recipe keys, its lr finders' picks, its strategies."""
+    ft_keys, picks = FAMILY_KEYS[family]
+    finder = transfer["lr_find"]
+    return dict(
+        finetune={k: transfer["finetune"][k] for k in ft_keys},
+        lr_find={**{k: finder[k] for k in ("start_lr", "end_lr", "num_it", "rise")},
+                 "pick": {k: finder["pick"][k] for k in picks}},
+        strategies=[s for s in transfer["strategies"] if s in strategies],
+        **{k: transfer[k] for k in ("seeds", "target_classes", "valid_per_class", "size", "device", "precision",
+                                     "weights")},
+    )
