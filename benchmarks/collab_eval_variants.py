@@ -30,15 +30,16 @@ def rmse(pred: torch.Tensor, y: torch.Tensor) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--experiment", default="ml-100k", help="the experiment under results/ (default: ml-100k)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--run", default=MAIN_RUN, help="run folder under results/collab/runs (default: the main config)")
     args = parser.parse_args()
     data_dir = args.results / "data" / "ml-100k"
-    split = pd.read_parquet(data_dir / "splits" / "random.parquet")
+    split = pd.read_parquet(args.results / args.experiment / "splits" / "ml-100k" / "random.parquet")
     items = pd.read_parquet(data_dir / "items.parquet")
     rows = []
     for seed in args.seeds:
-        checkpoint = torch.load(args.results / "collab" / "runs" / args.run / f"seed~{seed}" / "model.pt",
+        checkpoint = torch.load(args.results / args.experiment / "collab" / "runs" / args.run / f"seed~{seed}" / "model.pt",
                                 weights_only=False)
         settings = CollabSettings.from_config(checkpoint["settings"])
         data = collab_tensors(split, settings.item_key, items)

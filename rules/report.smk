@@ -33,7 +33,12 @@ rule summary_table:
 
 rule experiment_config:
     output:
-        f"{OUT}/config.yaml",
+        report(
+            f"{OUT}/config.yaml",
+            caption="../workflow/report/experiment_config.rst",
+            category="Summary",
+            labels={"figure": "the experiment's config"},
+        ),
     log:
         f"{LOGS}/experiment_config.log",
     benchmark:

@@ -27,15 +27,20 @@ from lesson5.data.synthetic import write_release
 SCRIPTS = ROOT / "workflow" / "scripts"
 
 
+# the untracked keys the scripts read from the config (lesson5.params.UNTRACKED)
+CONFIG = {"download": {"timeout_s": 2, "retries": 1, "max_extract_mb": 16},
+          "movielens": {"max_problems_per_check": 10}}
+
+
 def smk(log, input=(), output=(), params=None, wildcards=None):
-    """What a rule's script receives as ``snakemake``: named inputs, outputs, params, the log."""
+    """What a rule's script receives as ``snakemake``: named inputs, outputs, params, the config, the log."""
     def named(values):
         return Namedlist(fromdict=values) if isinstance(values, dict) else Namedlist(list(values))
 
     obj = type("Smk", (), {})()
     obj.input, obj.output, obj.log = named(input), named(output), Namedlist([str(log)])
     obj.params, obj.wildcards = named(params or {}), named(wildcards or {})
-    obj.threads, obj.scriptdir = 1, str(SCRIPTS)
+    obj.threads, obj.scriptdir, obj.config = 1, str(SCRIPTS), CONFIG
     return obj
 
 
@@ -201,8 +206,7 @@ def fetch_job(tmp, release, source, checksums, verify):
     return smk(tmp / "fetch.log", output=[str(dest / f) for f in files], params={"fetch": {
         "source": str(source), "checksums": {f: checksums.get(f) if verify else None for f in files},
         "unverified_why": "verify is false" if not verify else "no checksum configured", "cache": str(tmp / "cache"),
-        "how_to_fix": "To use a local copy, set movielens.source", "timeout": 2, "retries": 1,
-        "max_bytes": 16 << 20}}), dest
+        "how_to_fix": "To use a local copy, set movielens.source"}}), dest
 
 
 def assert_named(case, status, log, outputs):
@@ -239,7 +243,7 @@ def test_bad_input_is_refused_with_file_and_line(case, verify, tmp_path):
                 input={"ratings": str(dest / release.ratings.file), "movies": str(dest / release.items.file),
                        "users": str(dest / release.users.file) if release.users else []},
                 output={"ratings": str(out / "ratings.parquet"), "movies": str(out / "items.parquet")},
-                params={"release": release.name, "max_problems": 10})
+                params={"release": release.name})
     status, log = run_rule("parse_movielens.py", parse)
     if case.fold is None:
         return assert_named(case, status, log, parse.output)
@@ -248,7 +252,7 @@ def test_bad_input_is_refused_with_file_and_line(case, verify, tmp_path):
                 input={"ratings": str(out / "ratings.parquet"), "movies": str(out / "items.parquet"),
                        "base": str(dest / f"{case.fold}.base"), "test": str(dest / f"{case.fold}.test")},
                 output=[str(out / f"{case.fold}.parquet")],
-                params={"release": release.name, "valid_pct": 0.1, "seed": 42, "max_problems": 10},
+                params={"release": release.name, "split": {}},
                 wildcards={"split": case.fold})
     status, log = run_rule("split_movielens.py", split)
     assert_named(case, status, log, split.output)

@@ -45,7 +45,7 @@ def prepared(tmp_path, name):
 def run(work, sums, *extra, timeout=420):
     cmd = ["timeout", "-s", "INT", str(timeout), str(BIN / "snakemake"), "data", "--snakefile", str(ROOT / "Snakefile"),
            "--configfile", str(ROOT / "config" / "tiny.yaml"),
-           "--config", f"movielens={{'checksums': {sums!r}}}", *extra]
+           "--config", f"movielens={{'checksums': {sums!r}, 'verify': True}}", *extra]
     env = {**os.environ, "SLURM_PARTITION": "debug", "SLURM_ACCOUNT": ""}
     return subprocess.run(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                           timeout=timeout + 30)
@@ -72,9 +72,9 @@ def test_tiny_data_stage_runs_through_slurm_and_matches_a_local_run(tmp_path):
     local, _ = prepared(tmp_path, "local")
     proc = run(local, sums, "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    for table in ("ratings.parquet", "items.parquet", "splits/random.parquet", "splits/u3.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(work / "results/data/ml-100k" / table),
-                                      pd.read_parquet(local / "results/data/ml-100k" / table))
+    for table in ("data/ml-100k/ratings.parquet", "data/ml-100k/items.parquet", "tiny/splits/ml-100k/random.parquet",
+                  "tiny/splits/ml-100k/u3.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(work / "results" / table), pd.read_parquet(local / "results" / table))
 
 
 def test_a_failing_slurm_job_is_reported_as_failed(tmp_path):

@@ -55,7 +55,7 @@ def test_data_stage_end_to_end(workdir):
     assert len(ratings) == 600
     assert (data / "ratings_overview.png").stat().st_size > 10_000
     for split in ("random", "u1", "u2", "u3", "u4", "u5"):
-        assert pd.read_parquet(data / "splits" / f"{split}.parquet").is_valid.any()
+        assert pd.read_parquet(workdir / "results/tiny/splits/ml-100k" / f"{split}.parquet").is_valid.any()
     summary = pd.read_csv(data / "summary.tsv", sep="\t").set_index("statistic").value
     assert int(summary["ratings"]) == 600
 
@@ -250,6 +250,27 @@ def test_a_changed_key_reruns_exactly_what_reads_it(tiny_pipeline):
     wrong = {override: (got, expected) for override, expected in RERUNS
              if (got := planned_jobs(tiny_pipeline, override)) != expected}
     assert not wrong, wrong
+
+
+@pytest.mark.e2e
+def test_a_second_experiment_runs_beside_the_first_and_compare_lists_both(tiny_pipeline):
+    """Another experiment in the same working directory: the shared release is not parsed again, the
+    first experiment's results stay, and compare puts both side by side with the keys that differ."""
+    second = ["--config", "experiment=tiny-collab", "stages=['collab']", "collab={'model': {'n_factors': 4}}"]
+    before = (tiny_pipeline / "results/tiny/summary.tsv").read_bytes()
+    plan = snakemake("all", "-n", "--quiet", "rules", "--configfile", ROOT / "config" / "tiny.yaml", *second,
+                     cwd=tiny_pipeline, check=True).stdout
+    assert "train_collab" in plan and "parse_movielens" not in plan and "finetune" not in plan
+    proc = tiny_run(tiny_pipeline, "all", "compare", extra=second)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tiny_pipeline / "results/tiny/summary.tsv").read_bytes() == before
+    table = pd.read_csv(tiny_pipeline / "results/compare.tsv", sep="\t")
+    assert {"tiny", "tiny-collab"} <= set(table.columns)
+    main = table.set_index("figure").loc["collab valid RMSE (random 90/10 split)"]
+    assert main["tiny"] != main["tiny-collab"] and main["lesson"] == pytest.approx(0.9026)
+    keys = pd.read_csv(tiny_pipeline / "results/compare_keys.tsv", sep="\t").key.tolist()
+    assert {"experiment", "stages", "collab.model.n_factors"} <= set(keys) and "seed" not in keys
+    assert (tiny_pipeline / "results/compare.png").stat().st_size > 10_000
 
 
 @pytest.mark.e2e
