@@ -47,10 +47,6 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def is_url(source: str) -> bool:
-    return urllib.parse.urlparse(str(source)).scheme in ("http", "https")
-
-
 def scheme_of(source: str) -> str:
     """The URL scheme, or "" for a plain path (a Windows-style "C:" drive counts as a path)."""
     scheme = urllib.parse.urlparse(str(source)).scheme
@@ -107,11 +103,15 @@ def download(url: str, dest: Path, *, timeout: float = 60, retries: int = 3, bac
             with atomic_output(dest, ".part") as tmp:
                 with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                     expected = resp.headers.get("Content-Length")
-                    received = 0
+                    received, logged = 0, 0
+                    # progress every 5% of a known size (else every 64 MiB), not a line per chunk
+                    step = max(CHUNK, int(expected) // 20) if expected else 64 * CHUNK
                     while block := resp.read(CHUNK):
                         out.write(block)
                         received += len(block)
-                        log.info("downloading %s: %.1f MB", url, received / 1e6)
+                        if received - logged >= step:
+                            logged = received
+                            log.info("downloading %s: %.1f MB", url, received / 1e6)
                 if expected is not None and received != int(expected):
                     raise OSError(f"connection closed after {received} of {expected} bytes")
             return dest
@@ -226,11 +226,14 @@ def _fetch_into(source, checksums, dest: Path, cache: Path, how_to_fix: str, max
         origin = _origin(source, wanted, cache, **kw)
     except SourceUnavailable as error:
         raise SourceUnavailable(f"{error}\n{how_to_fix}") from None
-    downloaded = is_url(source)
+    downloaded = scheme_of(source) in ("http", "https")
 
     def drop_cache(reason: str):
         """A download that fails verification must not be served again from the cache."""
-        shutil.rmtree(origin, ignore_errors=True) if origin.is_dir() else origin.unlink(missing_ok=True)
+        if origin.is_dir():
+            shutil.rmtree(origin, ignore_errors=True)
+        else:
+            origin.unlink(missing_ok=True)
         return f"{reason}\nThe cached download {origin} was deleted; the next run downloads it again."
 
     with tempfile.TemporaryDirectory(dir=dest, prefix=".staging-") as tmp:
