@@ -13,13 +13,11 @@ from lesson5.params import (collab_model_params, experiment_name, finetune_param
 
 
 def test_experiment_is_named_by_the_key_else_by_the_last_config_file(tmp_path):
-    own = tmp_path / "my-run.yaml"
-    own.write_text("seed: 1\n")
-    named = tmp_path / "named.yaml"
-    named.write_text("experiment: big\n")
+    own, named = tmp_path / "my-run.yaml", tmp_path / "named.yaml"
+    # the command line's config: Snakemake's merge of the --configfile files and --config
     assert experiment_name({"experiment": "ml-100k"}, {}, []) == "ml-100k"
-    assert experiment_name({"experiment": "ml-100k"}, {}, [own]) == "my-run"  # never the default's folder
-    assert experiment_name({"experiment": "big"}, {}, [own, named]) == "big"
+    assert experiment_name({"experiment": "ml-100k"}, {"seed": 1}, [own]) == "my-run"  # never the default's folder
+    assert experiment_name({"experiment": "big"}, {"seed": 1, "experiment": "big"}, [own, named]) == "big"
     assert experiment_name({"experiment": "x"}, {"experiment": "x"}, [own]) == "x"
     with pytest.raises(PipelineError, match="reserved"):
         experiment_name({"experiment": "data"}, {"experiment": "data"}, [])

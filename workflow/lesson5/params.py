@@ -47,24 +47,16 @@ def tracked_config(config: dict, prefix: str = "") -> dict:
 
 
 def experiment_name(config: dict, command_line: dict | None, configfiles) -> str:
-    """The experiment's name: ``experiment`` where a config file given on the command line or
-    --config sets it; else the stem of the last --configfile (so a user's own file never writes
-    into the default experiment's folder); else the default config's."""
-    from_files = [f for f in configfiles or [] if "experiment" in _yaml(f)]
-    if (command_line or {}).get("experiment") is not None or from_files or not configfiles:
+    """The experiment's name: ``experiment`` where the command line sets it (``command_line`` is
+    Snakemake's merge of every --configfile and --config); else the stem of the last --configfile (so
+    a user's own file never writes into the default experiment's folder); else the default config's."""
+    if "experiment" in (command_line or {}) or not configfiles:
         name = str(config["experiment"])
     else:
         name = Path(configfiles[-1]).stem
     if name in RESERVED_EXPERIMENTS:
         raise PipelineError(f"experiment: {name!r} is reserved (results/{name} is shared by every experiment)")
     return name
-
-
-def _yaml(path) -> dict:
-    import yaml
-
-    with open(path) as handle:
-        return yaml.safe_load(handle) or {}
 
 
 # ----- collaborative filtering ------------------------------------------------------------------------

@@ -22,10 +22,11 @@ def main(smk):
             configs[experiment_of(path)] = yaml.safe_load(handle)
     configs = {name: configs.get(name, {}) for name in summaries}  # finished experiments only
     reference = pd.read_csv(smk.input.reference, sep="\t")
-    key_figures_table(summaries, reference).to_csv(smk.output.table, sep="\t", index=False)
+    table = key_figures_table(summaries, reference)
+    table.to_csv(smk.output.table, sep="\t", index=False)
     differing_keys(configs).to_csv(smk.output.differing, sep="\t", index=False)
-    lesson = reference[(reference.experiment == COLLAB_MAIN) & reference.reference.str.startswith("lesson")].value
-    plot_experiments_rmse(main_rmse(summaries), float(lesson.iloc[0]), smk.output.plot)
+    lesson = table.set_index("figure").lesson[COLLAB_MAIN]
+    plot_experiments_rmse(main_rmse(summaries), float(lesson), smk.output.plot)
 
 
 run_script(snakemake, main)  # noqa: F821
