@@ -25,10 +25,13 @@ import torch._dynamo  # noqa: E402,F401  (lazy import of torch.optim, kept out o
 from torch import nn  # noqa: E402
 
 from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset  # noqa: E402
-from lesson5.experiments.transfer import PRETRAINED, Finetune, finetune_pretrained, target_tasks  # noqa: E402
+from lesson5.data.image_tasks import target_tasks  # noqa: E402
+from lesson5.experiments.transfer import Finetune, finetune_from_body  # noqa: E402
+from lesson5.experiments.transfer_plan import FROM_BODY  # noqa: E402
 from lesson5.models.collab import DotProductBias, StackedDotProductBias  # noqa: E402
 from lesson5.models.vision import cnn_model  # noqa: E402
-from lesson5.train.loop import Learner, Tensors, rmse  # noqa: E402
+from lesson5.train.loop import Learner, Tensors  # noqa: E402
+from lesson5.train.metrics import rmse  # noqa: E402
 
 
 def transfer(device):
@@ -37,7 +40,7 @@ def transfer(device):
     data = target_tasks(arrays, [5, 6, 7, 8, 9], [50], [0], 40, 0, 28)[0][50]
     ft = Finetune(lr=3e-3, lr_slice=[1e-5, 1e-3])
     start = time.perf_counter()
-    result, _ = finetune_pretrained(data, "scratch", ft, 50, 0, device, PRETRAINED, None)
+    result = finetune_from_body(data, "scratch", ft, 50, 0, device, FROM_BODY)
     errors = {r["strategy"]: round(r["error_rate"], 4) for r in result.runs}
     print(f"transfer {device}: errors {errors}, {time.perf_counter() - start:.1f} s")
     return errors
@@ -83,7 +86,7 @@ def pets_path(device):
     from torchvision.io import encode_jpeg, write_file
 
     from lesson5.data.pets import list_images, load_resized, random_valid_mask
-    from lesson5.experiments.transfer import lesson_scale
+    from lesson5.experiments.lesson_scale import lesson_scale
 
     g = torch.Generator().manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:

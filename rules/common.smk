@@ -5,7 +5,12 @@ from snakemake.utils import Paramspace
 
 from lesson5.data.movielens import get_release
 from lesson5.experiments.plan import RUN_KEYS, collab_run_table, main_run
-from lesson5.params import collab_model_params, finetune_params
+from lesson5.experiments.transfer_plan import OWN_BODIES, probe_params, pretrain_params
+from lesson5.experiments.transfer_plan import comparisons as transfer_comparisons
+from lesson5.experiments.transfer_plan import families as transfer_families
+from lesson5.experiments.transfer_plan import finetune_params as transfer_finetune_params
+from lesson5.experiments.transfer_plan import jobs as transfer_jobs
+from lesson5.params import collab_model_params
 
 # An experiment's results, logs, benchmarks and checkpoints live under its name; what every
 # experiment shares (a fetched and validated release, the prepared images) under results/data.
@@ -122,16 +127,12 @@ CLASS_NAMES = {
     "fashion_mnist": "T-shirt/top Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag Ankle-boot".split(),
     "mnist": [str(d) for d in range(10)],
 }
-# which strategies a fine-tuning job of each family trains (lesson5.experiments.transfer)
-TRANSFER_FAMILIES = {
-    "pretrained": ["head_only", "discriminative", "unfrozen_high_lr"],
-    "scratch": ["scratch"],
-}
 
 
-def transfer_body_input(wildcards):
-    """The body the pipeline pretrains, where a job transfers from it (not scratch, not imagenet)."""
-    own = config["transfer"]["weights"] == "pretrained"
-    return (
-        f"{OUT}/transfer/pretrained_body.pt" if own and wildcards.get("family") != "scratch" else []
-    )
+BODY_DIR = f"{OUT}/transfer/bodies/{{source}}"  # a pretrained body and its source task's history
+
+
+def body_file(family):
+    """A family's pretrained body, where this pipeline makes it (not scratch, not imagenet)."""
+    body = expand(f"{BODY_DIR}/body.pt", source=family)[0]
+    return body if family in OWN_BODIES else []

@@ -1,26 +1,52 @@
-# Transfer learning: pretrain a ResNet-34 body on the source classes, then fine-tune on the target
-# classes at several label budgets with every strategy; linear probes of the bodies; aggregation.
+# Transfer learning: generate a fractal source, pretrain a ResNet-34 body on each source, fine-tune
+# every body (and scratch) on the target classes at several label budgets, probe the bodies, aggregate.
 TRANSFER = config["transfer"]
 TRANSFER_DATA = image_npz(TRANSFER["dataset"])
-OWN_BODY = (
-    TRANSFER["weights"] == "pretrained"
-)  # the body this pipeline pretrains, else imagenet/scratch/a file
-FAMILIES = [
-    f for f in ("pretrained", "scratch") if set(TRANSFER_FAMILIES[f]) & set(TRANSFER["strategies"])
-]
+FAMILIES = transfer_families(TRANSFER)
+JOBS = transfer_jobs(TRANSFER)  # (family, budget) of every fine-tuning job
+OWN = [b for b in TRANSFER["bodies"] if b in OWN_BODIES]  # the bodies this pipeline pretrains
 BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
+FRACTALS = f"{OUT}/transfer/fractal/images.npz"
+
+
+rule fractal_images:
+    output:
+        images=FRACTALS,
+        samples=report(
+            f"{OUT}/transfer/fractal/samples.png",
+            caption="../workflow/report/transfer_fractals.rst",
+            category="Transfer learning",
+            labels={"figure": "fractal source: sample classes"},
+        ),
+    log:
+        f"{LOGS}/fractal_images.log",
+    benchmark:
+        f"{BENCH}/fractal_images.tsv"
+    conda:
+        "../environment.yml"
+    resources:
+        runtime=20,
+        mem_mb=2000,
+    params:
+        fractal=TRANSFER["fractal"],
+        size=TRANSFER["size"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/fractal_images.py"
 
 
 rule pretrain_body:
     input:
-        data=TRANSFER_DATA,
+        data=lambda wc: FRACTALS if wc.source == "fractal" else TRANSFER_DATA,
     output:
-        body=f"{OUT}/transfer/pretrained_body.pt",
-        history=f"{OUT}/transfer/pretrain_history.tsv",
+        body=f"{BODY_DIR}/body.pt",
+        history=f"{BODY_DIR}/history.tsv",
     log:
-        f"{LOGS}/pretrain_body.log",
+        f"{LOGS}/pretrain_body/{{source}}.log",
     benchmark:
-        f"{BENCH}/pretrain_body.tsv"
+        f"{BENCH}/pretrain_body/{{source}}.tsv"
+    wildcard_constraints:
+        source="|".join(OWN_BODIES),
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
@@ -29,13 +55,9 @@ rule pretrain_body:
         mem_mb=4000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
-        pretrain={
-            k: TRANSFER[k] for k in ("pretrain", "source_classes", "size", "device", "precision")
-        },
-        ps=TRANSFER["finetune"]["ps"],
+        job=lambda wc: pretrain_params(TRANSFER, wc.source),
         seed=config["seed"],
-        dataset=TRANSFER["dataset"],
-        checkpoints=f"{CKPT}/pretrain_body",
+        checkpoints=lambda wc: f"{CKPT}/pretrain_body/{wc.source}",
     script:
         "../workflow/scripts/pretrain_body.py"
 
@@ -43,7 +65,7 @@ rule pretrain_body:
 rule finetune:
     input:
         data=TRANSFER_DATA,
-        body=transfer_body_input,
+        body=lambda wc: body_file(wc.family),
     output:
         runs=f"{BUDGET_DIR}/runs.tsv",
         lr_find=f"{BUDGET_DIR}/lr_find.tsv",
@@ -64,7 +86,7 @@ rule finetune:
         mem_mb=3000,
         gpu=1 if TRANSFER["device"] == "cuda" else 0,
     params:
-        job=lambda wc: finetune_params(TRANSFER, wc.family, TRANSFER_FAMILIES[wc.family]),
+        job=lambda wc: transfer_finetune_params(TRANSFER, wc.family, int(wc.budget)),
         valid_seed=config["seed"],
         checkpoints=lambda wc: f"{CKPT}/finetune/{wc.family}/budget~{wc.budget}",
     script:
@@ -74,7 +96,7 @@ rule finetune:
 rule transfer_probe:
     input:
         data=TRANSFER_DATA,
-        body=transfer_body_input,
+        bodies=[body_file(b) for b in OWN],
     output:
         f"{OUT}/transfer/probe.tsv",
     log:
@@ -88,29 +110,21 @@ rule transfer_probe:
         runtime=20,
         mem_mb=3000,
     params:
-        probe={
-            k: TRANSFER[k]
-            for k in ("seeds", "budgets", "target_classes", "valid_per_class", "size", "weights")
-        },
+        probe=probe_params(TRANSFER),
         valid_seed=config["seed"],
         seed=config["seed"],
-        c=TRANSFER["probe"]["c"],
     script:
         "../workflow/scripts/transfer_probe.py"
 
 
 rule aggregate_transfer:
     input:
-        runs=expand(f"{BUDGET_DIR}/runs.tsv", family=FAMILIES, budget=TRANSFER["budgets"]),
-        lr_find=expand(f"{BUDGET_DIR}/lr_find.tsv", family=FAMILIES, budget=TRANSFER["budgets"]),
-        iterations=expand(
-            f"{BUDGET_DIR}/iterations.parquet", family=FAMILIES, budget=TRANSFER["budgets"]
-        ),
-        confusions=expand(
-            f"{BUDGET_DIR}/confusion.tsv", family=FAMILIES, budget=TRANSFER["budgets"]
-        ),
+        runs=[f"{BUDGET_DIR}/runs.tsv".format(family=f, budget=b) for f, b in JOBS],
+        lr_find=[f"{BUDGET_DIR}/lr_find.tsv".format(family=f, budget=b) for f, b in JOBS],
+        iterations=[f"{BUDGET_DIR}/iterations.parquet".format(family=f, budget=b) for f, b in JOBS],
+        confusions=[f"{BUDGET_DIR}/confusion.tsv".format(family=f, budget=b) for f, b in JOBS],
         probe=rules.transfer_probe.output[0],
-        pretrain_history=rules.pretrain_body.output.history if OWN_BODY else [],
+        histories=expand(f"{BODY_DIR}/history.tsv", source=OWN),
     output:
         table=report(
             f"{OUT}/transfer/strategies.tsv",
@@ -176,9 +190,13 @@ rule aggregate_transfer:
         runtime=5,
         mem_mb=1000,
     params:
-        strategies=TRANSFER["strategies"],
+        families=FAMILIES,
+        comparisons=transfer_comparisons(TRANSFER),
         class_names=[CLASS_NAMES[TRANSFER["dataset"]][k] for k in TRANSFER["target_classes"]],
-        source_classes=TRANSFER["source_classes"],
+        sources={
+            "classes": f"{TRANSFER['dataset']} classes {TRANSFER['source_classes']}",
+            "fractal": f"{TRANSFER['fractal']['classes']} fractal classes",
+        },
         confusion_budget=TRANSFER["confusion_budget"],
         title=(
             f"ResNet-34 on {TRANSFER['dataset']} classes {TRANSFER['target_classes']}, "

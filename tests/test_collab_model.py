@@ -203,7 +203,8 @@ def test_summary_has_the_lesson_decay_row_only_where_it_ran(swept):
                             for b in swept])
     baselines = pd.DataFrame([{"model": "dot", "valid_rmse_mean": 0.8886, "valid_rmse_std": 0.0}])
     folds = pd.DataFrame({"split": ["u1", "mean", "std"], "valid_rmse": [0.9, 0.9, 0.0]})
-    transfer = pd.DataFrame([{"budget": 5, "method": "scratch", "error_rate_mean": 0.1, "error_rate_std": 0.0}])
+    transfer = pd.DataFrame([{"budget": 5, "family": "scratch", "strategy": "scratch", "method": "scratch",
+                              "error_rate_mean": 0.1, "error_rate_std": 0.0}])
     figures = key_figures(baselines, bias_wd, folds, pd.DataFrame({"accuracy": [0.86]}), transfer)
     assert figures[COLLAB_MAIN][0] == 0.8886
     if True in swept:
@@ -262,7 +263,7 @@ def test_training_is_deterministic_by_seed_and_learns(tiny_ml, model):
 @pytest.mark.parametrize("analytic", [False, True])
 def test_stacked_collab_trains_on_cuda_like_on_cpu(analytic):
     """(run by CI only where a GPU is present)"""
-    from lesson5.train.dot_step import dot_step
+    from lesson5.models.collab_step import dot_step
 
     step = {"make_step": dot_step} if analytic else {}
     histories = []
@@ -333,7 +334,7 @@ def test_analytic_dot_step_equals_autograd(opt, wd_mode, bias_wd, n_factors, y_r
     """The hand-derived gradient trains the model to autograd's numbers: every epoch's losses and
     every trained parameter, through 1cycle and both decays, for stacked seeds, one model, and
     sparse embeddings with lazy AdamW."""
-    from lesson5.train.dot_step import dot_step
+    from lesson5.models.collab_step import dot_step
 
     seeds = [3, 5] if form == "stacked" else [3]
 
@@ -359,7 +360,7 @@ def test_analytic_dot_step_equals_autograd(opt, wd_mode, bias_wd, n_factors, y_r
 def test_analytic_dot_step_says_when_autograd_serves_instead(caplog):
     """Another loss, a decay the trainer applies, or a model that is not the stacked dot product
     leave the analytic step: the log says why, and the run still trains (through autograd)."""
-    from lesson5.train.dot_step import dot_step
+    from lesson5.models.collab_step import dot_step
 
     def stacked():
         torch.manual_seed(0)
@@ -372,7 +373,26 @@ def test_analytic_dot_step_says_when_autograd_serves_instead(caplog):
     for kw, why in cases:
         kw = {"seed": [0], **kw}
         caplog.clear()
-        with caplog.at_level("INFO", logger="lesson5.train.dot_step"):
+        with caplog.at_level("INFO", logger="lesson5.models.collab_step"):
             history = Learner(data=random_data(), bs=16, device="cpu", make_step=dot_step, **kw).fit(1, 1e-2)
         assert "analytic collab step not used" in caplog.text and why in caplog.text
         assert math.isfinite(history.valid_loss.iloc[-1])
+
+
+def test_embedding_mlp_is_built_by_fastai_v1s_block_rule():
+    """TabularModel: zip(sizes[:-1], sizes[1:], [0.] + ps, actns) through bn_drop_lin, BN on every block
+    but the first, no Dropout where p is 0, ReLU after every Linear but the last."""
+    from torch import nn
+
+    def kinds(model):
+        return [(type(m).__name__, getattr(m, "p", None) or getattr(m, "num_features", None) or
+                 getattr(m, "out_features", None)) for m in model.mlp]
+
+    one = EmbeddingMLP(944, 1654, layers=(100,), ps=(0.3,))
+    width = one.user_emb.embedding_dim + one.item_emb.embedding_dim
+    assert kinds(one) == [("Linear", 100), ("ReLU", None), ("BatchNorm1d", 100), ("Dropout", 0.3), ("Linear", 1)]
+    assert one.mlp[0].in_features == width
+    two = EmbeddingMLP(944, 1654, layers=(200, 50), ps=(0.0, 0.2))
+    assert kinds(two) == [("Linear", 200), ("ReLU", None), ("BatchNorm1d", 200), ("Linear", 50), ("ReLU", None),
+                          ("BatchNorm1d", 50), ("Dropout", 0.2), ("Linear", 1)]
+    assert not any(isinstance(m, nn.Dropout) for m in EmbeddingMLP(30, 40, ps=(0.0,)).mlp)

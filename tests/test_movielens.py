@@ -204,3 +204,29 @@ def test_every_format_parses(tmp_path, name):
 def test_unknown_release():
     with pytest.raises(DataValidationError, match="unknown MovieLens release"):
         get_release("ml-5m")
+
+
+BAD_LINES = {  # line number (1-based, after the header if any) -> what replaces the good line there
+    5: "", 40: "1{s}2{s}3", 77: "1{s}x{s}3{s}4", 78: "1{s}2{s}3{s}4{s}5", 150: "1{s}2{s}3.5e{s}4", 151: " 1{s}2{s}3{s}4",
+}
+
+
+@pytest.mark.parametrize("release", ["ml-100k", "ml-1m", "ml-25m"])
+@pytest.mark.parametrize("chunk", [64, 700, 1 << 20])
+def test_streamed_scan_reports_what_the_whole_file_scan_reports(tmp_path, release, chunk):
+    """scan_large (chunks, pyarrow deciding which ones are clean) and scan_lines (every line in Python)
+    find the same problems at the same lines, whatever the chunk size: tab, '::' and CSV with a header."""
+    from lesson5.data.tables import Problems, scan_large, scan_lines
+
+    fmt = get_release(release).ratings
+    rows = [fmt.sep.join(str(v) for v in (1 + k % 7, 2 + k % 5, 1 + k % 5, 880000000 + k)) for k in range(200)]
+    for line, bad in BAD_LINES.items():
+        rows[line - 1] = bad.format(s=fmt.sep)
+    body = "\n".join(([",".join(fmt.header)] if fmt.header else []) + rows) + "\n" + "3" + fmt.sep + "4"  # cut last
+    path = tmp_path / fmt.file
+    path.write_text(body)
+    whole, streamed = Problems(limit=50), Problems(limit=50)
+    scan_lines(path, fmt, whole)
+    scan_large(path, fmt, streamed, chunk=chunk)
+    assert streamed.totals == whole.totals and len(whole.rows) == 8  # one per bad line, two for the cut one
+    assert sorted(map(str, streamed.rows)) == sorted(map(str, whole.rows))

@@ -8,8 +8,7 @@ from conftest import ROOT
 from lesson5.analysis.compare import differing_keys, key_figures_table, main_rmse, parse_measured
 from lesson5.errors import PipelineError
 from lesson5.experiments.plan import RUN_KEYS, collab_run_table, main_run
-from lesson5.params import (collab_model_params, experiment_name, finetune_params, tracked_config,
-                            untracked)
+from lesson5.params import collab_model_params, experiment_name, tracked_config, untracked
 
 
 def test_experiment_is_named_by_the_key_else_by_the_last_config_file(tmp_path):
@@ -53,17 +52,6 @@ def test_each_collab_model_gets_the_keys_it_reads():
     assert "sparse_opt" not in collab_model_params(model, "dot")  # read only with sparse embeddings
     assert "sparse_opt" in collab_model_params({**model, "sparse": True, "sparse_opt": "lazy_adamw"}, "dot")
     assert not set(RUN_KEYS) & set(collab_model_params(model, "dot"))  # those come from the run's path
-
-
-def test_each_finetuning_family_gets_its_own_recipe():
-    transfer = default_config()["transfer"]
-    pretrained = finetune_params(transfer, "pretrained", ["head_only", "discriminative", "unfrozen_high_lr"])
-    scratch = finetune_params(transfer, "scratch", ["scratch"])
-    assert "lr_slice" in pretrained["finetune"] and "scratch_lr" not in pretrained["finetune"]
-    assert "scratch_lr" in scratch["finetune"] and "lr_slice" not in scratch["finetune"]
-    assert set(pretrained["lr_find"]["pick"]) == {"frozen", "unfrozen"} and set(scratch["lr_find"]["pick"]) == {"scratch"}
-    assert scratch["strategies"] == ["scratch"] and "scratch" not in pretrained["strategies"]
-    assert "probe" not in pretrained and "threads" not in pretrained and "budgets" not in pretrained
 
 
 def tiny_collab():

@@ -11,7 +11,7 @@ from lesson5.analysis.summary import pets_comparison
 from lesson5.data.pets import (CenterCropNormalize, PetsAugment, fetch_pets, list_images, load_resized,
                                random_valid_mask)
 from lesson5.errors import DataValidationError, SourceUnavailable
-from lesson5.experiments.transfer import lesson_scale
+from lesson5.experiments.lesson_scale import lesson_scale
 
 BREEDS = ["Abyssinian", "american_bulldog", "Bengal"]
 

@@ -10,8 +10,8 @@ from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.analysis.transfer import budget_table, paired_differences, sign_test_p
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
 from lesson5.errors import PipelineError
-from lesson5.experiments.transfer import (Finetune, TaskData, finetune_budget, finetune_pretrained, stage_epochs,
-                                          target_tasks)
+from lesson5.data.image_tasks import TaskData, target_tasks
+from lesson5.experiments.transfer import Finetune, LearningRates, finetune_budget, finetune_from_body, stage_epochs
 from lesson5.train.lr import suggest_lr
 
 
@@ -124,8 +124,9 @@ def hand_made_runs():
     diffs = {5: [-0.2, -0.1, -0.15, -0.05, -0.1], 50: [0.02, -0.01, 0.03, -0.02, 0.0], 250: [0.05] * 5}
     for budget, ds in diffs.items():
         for seed, d in enumerate(ds):
-            rows += [{"budget": budget, "seed": seed, "strategy": "scratch", "error_rate": 0.3},
-                     {"budget": budget, "seed": seed, "strategy": "discriminative", "error_rate": 0.3 + d}]
+            rows += [{"budget": budget, "seed": seed, "family": "scratch", "strategy": "scratch", "error_rate": 0.3},
+                     {"budget": budget, "seed": seed, "family": "classes", "strategy": "discriminative",
+                      "error_rate": 0.3 + d}]
     return pd.DataFrame(rows)
 
 
@@ -133,7 +134,8 @@ def test_paired_differences_and_verdicts_on_a_hand_made_table():
     paired = paired_differences(hand_made_runs()).set_index("budget")
     assert paired.loc[5, "mean"] == pytest.approx(-0.12) and paired.loc[5, "wins"] == 5
     assert paired.loc[5, "p"] == pytest.approx(1 / 32)
-    assert "discriminative beats scratch" in paired.loc[5, "verdict"] and "5 of 5 seeds" in paired.loc[5, "verdict"]
+    assert "discriminative, classes body beats scratch" in paired.loc[5, "verdict"]
+    assert "5 of 5 seeds" in paired.loc[5, "verdict"]
     assert "does not clearly beat" in paired.loc[50, "verdict"] and paired.loc[50, "wins"] == 2
     assert "loses to" in paired.loc[250, "verdict"] and paired.loc[250, "std"] == pytest.approx(0.0)
     assert paired.loc[5, "differences"] == "-0.200 -0.100 -0.150 -0.050 -0.100"
@@ -143,12 +145,12 @@ def test_paired_differences_and_verdicts_on_a_hand_made_table():
 def test_budget_table_puts_strategies_and_probes_side_by_side():
     runs = hand_made_runs()
     probes = pd.DataFrame([{"body": b, "layer": layer, "budget": 5, "seed": s, "error_rate": e}
-                           for b, e in (("pretrained", 0.4), ("random", 0.2)) for layer in ("layer3", "layer4")
+                           for b, e in (("classes", 0.4), ("random", 0.2)) for layer in ("layer3", "layer4")
                            for s in range(5)])
     table = budget_table(runs, probes).set_index(["budget", "method"])
-    assert table.loc[(5, "discriminative"), "error_rate_mean"] == pytest.approx(0.18)
+    assert table.loc[(5, "discriminative, classes body"), "error_rate_mean"] == pytest.approx(0.18)
     assert table.loc[(5, "linear probe, random body (layer4)"), "error"] == "0.200 ± 0.000"
-    assert (5, "linear probe, pretrained body (layer3)") not in table.index
+    assert (5, "linear probe, classes body (layer3)") not in table.index
     assert table.loc[(250, "scratch"), "n_seeds"] == 5
 
 
@@ -163,11 +165,11 @@ FIXED = Finetune(bs=4, frozen_epochs=1, unfrozen_epochs=1, min_steps=2, lr=1e-3,
 
 
 def test_a_branch_of_the_shared_frozen_stage_is_the_strategy_run_alone():
-    together, lrs = finetune_pretrained(tiny_task(), "scratch", FIXED, 4, 1, "cpu",
-                                        ["head_only", "discriminative", "unfrozen_high_lr"], None)
-    alone, _ = finetune_pretrained(tiny_task(), "scratch", FIXED, 4, 1, "cpu", ["discriminative"], None)
+    together = finetune_from_body(tiny_task(), "scratch", FIXED, 4, 1, "cpu",
+                                  ["head_only", "discriminative", "unfrozen_high_lr"])
+    alone = finetune_from_body(tiny_task(), "scratch", FIXED, 4, 1, "cpu", ["discriminative"])
     assert [r["strategy"] for r in together.runs] == ["head_only", "discriminative", "unfrozen_high_lr"]
-    assert lrs == {"head_lr": 1e-3, "slice_lo": 1e-5, "slice_hi": 1e-3}
+    assert together.lrs.columns() == {"head_lr": 1e-3, "slice_lo": 1e-5, "slice_hi": 1e-3}
     mine = next(r for r in together.runs if r["strategy"] == "discriminative")
     assert mine["error_rate"] == alone.runs[0]["error_rate"] and mine["valid_loss"] == alone.runs[0]["valid_loss"]
     assert len({r["frozen_error_rate"] for r in together.runs}) == 1  # one frozen stage, three continuations
@@ -181,11 +183,11 @@ def test_lr_finder_picks_the_lrs_once_per_budget_and_a_finished_seed_is_not_reru
                                 "pick": {"frozen": "minimum/10", "unfrozen": "rise/10"}}})
     tasks = {0: tiny_task(0), 1: tiny_task(1)}
     saved = {}
-    full = finetune_budget("pretrained", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
-                           on_seed=lambda seed, r, lrs: saved.setdefault(seed, (r, lrs)))
+    full = finetune_budget("classes", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
+                           on_seed=lambda seed, r: saved.setdefault(seed, r))
     assert sorted(set(pd.concat(full.sweeps).finder)) == ["frozen", "unfrozen"]  # on the first seed only
     assert len({(r["head_lr"], r["slice_hi"]) for r in full.runs}) == 1
-    resumed = finetune_budget("pretrained", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
+    resumed = finetune_budget("classes", tasks, "scratch", ft, 4, "cpu", ["discriminative"],
                               done={0: saved[0]})
     assert pd.DataFrame(resumed.runs).drop(columns="seconds").equals(pd.DataFrame(full.runs).drop(columns="seconds"))
     scratch = finetune_budget("scratch", tasks, None, ft, 4, "cpu", ["scratch"])

@@ -119,7 +119,8 @@ def test_unknown_weights():
 
 
 def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state(monkeypatch):
-    from lesson5.train.loop import error_rate, resolve_precision
+    from lesson5.train.device import resolve_precision
+    from lesson5.train.metrics import error_rate
 
     torch.manual_seed(0)
     x = torch.randn(256, 8)
@@ -135,11 +136,11 @@ def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state(monkeypatch
     assert learner.predict(x).dtype == torch.float32
     assert history.error_rate.iloc[-1] < 0.1
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
-    import lesson5.train.loop as loop
+    import lesson5.train.device as device
 
-    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
-    monkeypatch.setattr(loop, "cpu_flags", lambda: {"avx2", "avx512f"})  # bf16 would be emulated
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "avx512f"})  # bf16 would be emulated
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     with pytest.raises(PipelineError, match="precision 'fp16'"):
         resolve_precision("fp16", torch.device("cpu"))

@@ -125,7 +125,10 @@ EXPECTED = [
     "results/tiny/optimizers/cross_entropy.png",
     "results/tiny/optimizers/lr_grid.tsv",
     "results/tiny/optimizers/lr_grid.png",
-    "results/tiny/transfer/pretrained_body.pt",
+    "results/tiny/transfer/bodies/classes/body.pt",
+    "results/tiny/transfer/bodies/fractal/body.pt",
+    "results/tiny/transfer/fractal/images.npz",
+    "results/tiny/transfer/fractal/samples.png",
     "results/tiny/transfer/strategies.tsv",
     "results/tiny/transfer/paired.tsv",
     "results/tiny/transfer/budget_curve.png",
@@ -169,14 +172,22 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     main = bias_wd.set_index(["model", "bias_wd"]).valid_rmse_mean[("dot", False)]
     assert baselines.set_index("model").valid_rmse_mean["dot"] == pytest.approx(main, abs=1e-4)
     table = (tiny_pipeline / "results/tiny/transfer/strategies.tsv").read_text()
-    assert table.count("# verdict: ") == 2 and "discriminative" in table.splitlines()[-1]
+    # each body against scratch and the broad body against the narrow one, at both budgets
+    assert table.count("# verdict: ") == 6 and "discriminative, classes body" in table.splitlines()[-1]
     budgets = pd.read_csv(tiny_pipeline / "results/tiny/transfer/strategies.tsv", sep="\t", comment="#")
-    methods = set(budgets[budgets.budget == 3].method)
-    assert {"head_only", "discriminative", "unfrozen_high_lr", "scratch"} <= methods
-    assert {"linear probe, pretrained body (layer4)", "linear probe, random body (layer4)"} <= methods
-    assert budgets.method.str.startswith("source task").sum() == 1
+    methods = {b: set(budgets[budgets.budget == b].method) for b in (3, 6)}
+    assert {"head_only, fractal body", "discriminative, fractal body", "discriminative, classes body",
+            "scratch"} <= methods[3]
+    assert "unfrozen_high_lr, fractal body" in methods[6] - methods[3]  # strategy_budgets: at 6 only
+    assert {f"linear probe, {b} body (layer4)" for b in ("fractal", "classes", "random")} <= methods[3]
+    assert budgets.method.str.startswith("source task").sum() == 2
     probe = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe.tsv", sep="\t")
     assert set(probe.layer) == {"layer2", "layer3", "layer4"} and set(probe.budget) == {3, 6}
+    assert set(probe.body) == {"fractal", "classes", "random"}
+    summary_lines = pd.read_csv(tiny_pipeline / "results/tiny/summary.tsv", sep="\t").experiment
+    for body in ("fractal", "classes"):
+        assert (summary_lines == f"transfer: share of label budgets where discriminative, {body} body beats "
+                                 "scratch").sum() == 1
     assert not (tiny_pipeline / "checkpoints").exists() or not any((tiny_pipeline / "checkpoints").iterdir())
     summary = pd.read_csv(tiny_pipeline / "results/tiny/summary.tsv", sep="\t")
     assert (summary.experiment == "sweep whose best value is on the grid's edge").any()
@@ -230,12 +241,17 @@ RERUNS = [
     ("transfer={'confusion_budget': 3}", TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'finetune': {'frozen_epochs': 2}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'finetune': {'scratch_lr': 0.01}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
-    ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'pretrain': {'epochs': 2}}",
-     {"pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+     {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'fractal': {'variation': 0.3}}",  # the broad body and what starts from it, not the narrow one
+     {"fractal_images": 1, "pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'strategy_budgets': {'unfrozen_high_lr': [3]}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'strategies': {'classes': ['head_only', 'discriminative']}}",
+     {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
     ("fashion_mnist={'n_valid': 50}",
      {"prepare_images": 1, "opt_manual": 1, "opt_ablation": 4, "opt_weight_decay": 4, "opt_one_cycle": 1,
-      "pretrain_body": 1, "finetune": 4, "transfer_probe": 1, "aggregate_optimizers": 1, "aggregate_transfer": 1,
+      "pretrain_body": 1, "finetune": 6, "transfer_probe": 1, "aggregate_optimizers": 1, "aggregate_transfer": 1,
       "summary_table": 1} | CONFIG),
 ]
 
@@ -288,13 +304,13 @@ def test_same_seed_gives_the_same_numbers(tiny_pipeline):
 
 @pytest.mark.e2e
 def test_a_rerun_finetuning_job_gives_the_same_numbers(tiny_pipeline):
-    runs = tiny_pipeline / "results/tiny/transfer/finetune/pretrained/budget~3/runs.tsv"
+    runs = tiny_pipeline / "results/tiny/transfer/finetune/classes/budget~3/runs.tsv"
     before = pd.read_csv(runs, sep="\t")
     target = str(runs.relative_to(tiny_pipeline))
     proc = snakemake(target, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "1", "--forcerun", target,
                      cwd=tiny_pipeline)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "time: imports" in (tiny_pipeline / "logs/tiny/finetune/pretrained/budget~3.log").read_text()
+    assert "time: imports" in (tiny_pipeline / "logs/tiny/finetune/classes/budget~3.log").read_text()
     after = pd.read_csv(runs, sep="\t")
     pd.testing.assert_frame_equal(before.drop(columns="seconds"), after.drop(columns="seconds"))
 
@@ -338,11 +354,13 @@ def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
         work = tmp_path / name
         shutil.copytree(ROOT / "profiles", work / "profiles")
         tiny_sources(work)
-        cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "pretrain_body", "--configfile",
+        body = "results/tiny/transfer/bodies/classes/body.pt"
+        cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), body, "--configfile",
                str(ROOT / "config" / "tiny.yaml"), "--cores", "1", *more_epochs]
         if name == "killed":
             proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            checkpoint, deadline = work / "checkpoints" / "tiny" / "pretrain_body" / "fit.pt", time.time() + 300
+            checkpoint = work / "checkpoints" / "tiny" / "pretrain_body" / "classes" / "fit.pt"
+            deadline = time.time() + 300
             while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
                 time.sleep(0.05)
             assert checkpoint.exists(), proc.communicate()[0][-3000:]
@@ -350,13 +368,14 @@ def test_pretraining_killed_mid_epoch_resumes_to_the_same_numbers(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             output = proc.communicate(timeout=120)[0]
             assert proc.returncode != 0, output[-3000:]  # the job died mid-run
-            assert not (work / "results/tiny/transfer/pretrained_body.pt").exists()
+            assert not (work / body).exists()
         rerun = subprocess.run(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         assert rerun.returncode == 0, rerun.stdout[-3000:]
         if name == "killed":
-            assert "resumed from checkpoints/tiny/pretrain_body/fit.pt" in (work / "logs/tiny/pretrain_body.log").read_text()
+            log = (work / "logs/tiny/pretrain_body/classes.log").read_text()
+            assert "resumed from checkpoints/tiny/pretrain_body/classes/fit.pt" in log
         assert not (work / "checkpoints").exists()
-        histories[name] = pd.read_csv(work / "results/tiny/transfer/pretrain_history.tsv", sep="\t")
+        histories[name] = pd.read_csv(work / "results/tiny/transfer/bodies/classes/history.tsv", sep="\t")
     a, b = (h.drop(columns="seconds") for h in histories.values())
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 4

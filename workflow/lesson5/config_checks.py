@@ -28,6 +28,13 @@ def config_problems(config: dict) -> list[str]:
     if transfer["confusion_budget"] not in transfer["budgets"]:
         problems.append(f"transfer.confusion_budget: {transfer['confusion_budget']} is not one of "
                         f"transfer.budgets {transfer['budgets']}")
+    for strategy, budgets in (transfer.get("strategy_budgets") or {}).items():
+        if set(budgets) - set(transfer["budgets"]):
+            problems.append(f"transfer.strategy_budgets.{strategy}: {sorted(set(budgets) - set(transfer['budgets']))} "
+                            f"not in transfer.budgets {transfer['budgets']}")
+    lo_maps, hi_maps = transfer["fractal"]["maps"]
+    if lo_maps > hi_maps:
+        problems.append(f"transfer.fractal.maps: [fewest, most] must be ordered, got {transfer['fractal']['maps']}")
     for name in opt["ablation"]["optimizers"]:
         if name not in opt["ablation"]["lr_grid"]:
             problems.append(f"optimizers.ablation.lr_grid: no grid for {name!r} (listed in optimizers.ablation.optimizers)")

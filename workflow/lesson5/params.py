@@ -75,25 +75,3 @@ def collab_model_params(model_cfg: dict, model: str) -> dict:
     """The collab.model keys a run of ``model`` reads (sparse_opt only where sparse is on)."""
     keys = [k for k in COLLAB_MODEL_KEYS[model] if k != "sparse_opt" or model_cfg.get("sparse")]
     return {k: model_cfg[k] for k in keys if k in model_cfg}
-
-
-# ----- transfer ---------------------------------------------------------------------------------------
-FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
-FAMILY_KEYS = {  # transfer.finetune and transfer.lr_find.pick keys each family of strategies reads
-    "pretrained": (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"]),
-    "scratch": (FINETUNE_COMMON + ["scratch_lr"], ["scratch"]),
-}
-
-
-def finetune_params(transfer: dict, family: str, strategies) -> dict:
-    """What a fine-tuning job of ``family`` reads: its recipe keys, its lr finders' picks, its strategies."""
-    ft_keys, picks = FAMILY_KEYS[family]
-    finder = transfer["lr_find"]
-    return dict(
-        finetune={k: transfer["finetune"][k] for k in ft_keys},
-        lr_find={**{k: finder[k] for k in ("start_lr", "end_lr", "num_it", "rise")},
-                 "pick": {k: finder["pick"][k] for k in picks}},
-        strategies=[s for s in transfer["strategies"] if s in strategies],
-        **{k: transfer[k] for k in ("seeds", "target_classes", "valid_per_class", "size", "device", "precision",
-                                     "weights")},
-    )

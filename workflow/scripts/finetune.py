@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lesson5.experiments.transfer import Finetune, finetune_budget, target_tasks
+from lesson5.data.image_tasks import target_tasks
+from lesson5.experiments.transfer import Finetune, finetune_budget
+from lesson5.experiments.transfer_plan import SCRATCH
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import atomic_save, remove_checkpoints
-from lesson5.train.loop import resolve_device, resolve_precision
+from lesson5.train.device import resolve_device, resolve_precision
 
 
 def main(smk):
@@ -38,18 +40,17 @@ def main(smk):
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
     logging.getLogger("lesson5.finetune").info("training on %s in %s", device, precision)
-    body = smk.input.body if family == "pretrained" and cfg["weights"] == "pretrained" else cfg["weights"]
+    body = None if family == SCRATCH else smk.input.body or family  # this pipeline's body file, or imagenet
     ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision)
     result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, ft, budget, str(device),
                              list(cfg["strategies"]), done=done,
-                             on_seed=lambda seed, r, lrs: atomic_save((r, lrs), progress / f"seed~{seed}.pt"))
+                             on_seed=lambda seed, r: atomic_save(r, progress / f"seed~{seed}.pt"))
     trained = time.perf_counter()
-    pd.DataFrame(result.runs).to_csv(smk.output.runs, sep="\t", index=False, float_format="%.6g")
-    sweeps = pd.concat(result.sweeps) if result.sweeps else pd.DataFrame(columns=["lr", "loss", "smoothed_loss",
-                                                                                  "budget", "finder", "suggested"])
-    sweeps.to_csv(smk.output.lr_find, sep="\t", index=False, float_format="%.6g")
-    pd.concat(result.iterations).to_parquet(smk.output.iterations, index=False)
-    pd.concat(result.confusions).to_csv(smk.output.confusion, sep="\t", index=False)
+    for name, frame in result.tables(family).items():
+        if name == "iterations":
+            frame.to_parquet(smk.output[name], index=False)
+        else:
+            frame.to_csv(smk.output[name], sep="\t", index=False, float_format="%.6g")
     remove_checkpoints(progress)
     # where the job's time went: imports (numpy, pandas, torch, the package), data, training and evaluation, writing
     logging.getLogger("lesson5.finetune").info(

@@ -12,7 +12,8 @@ from lesson5.models.mnist import mnist_mlp
 from lesson5.experiments.sgd import load_image_tensors
 from lesson5.plots.training import plot_loss_curve, plot_lr_find, plot_schedule
 from lesson5.runner import run_script, seed_everything
-from lesson5.train.loop import Learner, Tensors, accuracy
+from lesson5.train.loop import Learner, Tensors
+from lesson5.train.metrics import accuracy
 
 
 def main(smk):

@@ -1,4 +1,4 @@
-"""Rule pretrain_body: train ResNet-34 on every image of the source classes and save its body."""
+"""Rule pretrain_body: train ResNet-34 on every image of one source task and save its body."""
 
 import sys
 
@@ -9,30 +9,34 @@ import logging
 import numpy as np
 import torch
 
-from lesson5.experiments.transfer import pretrain, source_task
+from lesson5.data.image_tasks import source_task
+from lesson5.experiments.transfer import pretrain
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import remove_checkpoints
-from lesson5.train.loop import resolve_device, resolve_precision
+from lesson5.train.device import resolve_device, resolve_precision
 
 log = logging.getLogger("lesson5.pretrain_body")
 
 
 def main(smk):
     torch.set_num_threads(smk.threads)
-    cfg, seed = smk.params.pretrain, smk.params.seed
+    cfg, seed, source = smk.params.job, smk.params.seed, smk.wildcards.source
     seed_everything(seed)
     with np.load(smk.input.data, allow_pickle=False) as npz:
-        data = source_task(dict(npz), cfg["source_classes"], cfg["size"])
+        data = source_task(dict(npz), cfg.get("source_classes"), cfg["size"])  # fractal: every class
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
-    log.info("training on %s in %s", device, precision)
-    learner, history = pretrain(data, cfg["pretrain"], smk.params.ps, seed, str(device),
+    log.info("%s source: %d classes, %d training images; training on %s in %s", source, len(data.classes),
+             len(data.y_train), device, precision)
+    learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, str(device),
                                 checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision)
-    history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid))
+    history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes))
     history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
-    save_body(learner.model.cpu(), smk.output.body, source=f"{smk.params.dataset} classes {cfg['source_classes']}",
-              size=cfg["size"], valid_error_rate=float(history.error_rate.iloc[-1]))
+    described = f"{cfg['dataset']} classes {cfg['source_classes']}" if source == "classes" else \
+        f"{len(data.classes)} fractal classes"
+    save_body(learner.model.cpu(), smk.output.body, source=described, size=cfg["size"],
+              valid_error_rate=float(history.error_rate.iloc[-1]))
     remove_checkpoints(smk.params.checkpoints)
 
 

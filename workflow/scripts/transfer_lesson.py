@@ -9,10 +9,10 @@ import pandas as pd
 import torch
 
 from lesson5.analysis.summary import pets_comparison
-from lesson5.experiments.transfer import lesson_scale
+from lesson5.experiments.lesson_scale import lesson_scale
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import remove_checkpoints
-from lesson5.train.loop import resolve_device
+from lesson5.train.device import resolve_device
 
 
 def main(smk):

@@ -1,4 +1,4 @@
-"""Rule transfer_probe: linear probes of the pretrained body and of a random body at every budget."""
+"""Rule transfer_probe: linear probes of every body and of a random body at every budget."""
 
 import sys
 
@@ -12,7 +12,8 @@ import torch
 
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.budgets import budget_indices
-from lesson5.experiments.transfer import target_tasks
+from lesson5.data.image_tasks import target_tasks
+from lesson5.experiments.transfer_plan import OWN_BODIES, RANDOM
 from lesson5.models.vision import resnet34_body
 from lesson5.runner import run_script, seed_everything
 
@@ -29,13 +30,14 @@ def main(smk):
     # budgets are nested: images of the largest only, one feature pass; the smaller ones are subsets
     tasks = target_tasks(arrays, cfg["target_classes"], [max(budgets)], seeds, cfg["valid_per_class"],
                          smk.params.valid_seed, cfg["size"])
+    files = iter(smk.input.bodies)  # this pipeline's bodies, in the order of cfg["bodies"]
+    weights = {b: next(files) if b in OWN_BODIES else b for b in cfg["bodies"]}
     torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
-    weights = smk.input.body if smk.input.body else cfg["weights"]  # the pipeline's body, or imagenet / a file
-    bodies = {"pretrained": resnet34_body(weights, "resources/torch"), "random": resnet34_body("scratch")}
+    bodies = {RANDOM: resnet34_body("scratch")} | {b: resnet34_body(w, "resources/torch") for b, w in weights.items()}
     subsets = {seed: budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed) for seed in seeds}
+    valid = tasks[seeds[0]][max(budgets)]
     rows = []
     for name, body in bodies.items():
-        valid = tasks[seeds[0]][max(budgets)]
         valid_features, y_valid = pooled_features(body, valid.x_valid), valid.y_valid.numpy()
         for seed in seeds:
             largest = tasks[seed][max(budgets)]
@@ -44,7 +46,7 @@ def main(smk):
                 keep = np.isin(largest.index, subsets[seed][budget])
                 for layer, train_x in features.items():
                     error = probe_error(train_x[keep], largest.y_train.numpy()[keep], valid_features[layer],
-                                        y_valid, c=smk.params.c)
+                                        y_valid, c=cfg["c"])
                     rows.append({"body": name, "layer": layer, "budget": budget, "seed": seed, "error_rate": error})
             log.info("%s body, seed %d: %s", name, seed,
                      ", ".join(f"{r['layer']}@{r['budget']} {r['error_rate']:.3f}" for r in rows[-len(budgets) * 3:]))

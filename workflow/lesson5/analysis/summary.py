@@ -7,9 +7,7 @@ import pandas as pd
 
 COLLAB_MAIN = "collab valid RMSE (random 90/10 split)"
 COLLAB_LESSON_DECAY = "collab valid RMSE (random 90/10 split), biases decayed as in the lesson"
-
-
-TRANSFER_STRATEGIES = ("head_only", "discriminative", "unfrozen_high_lr", "scratch")
+TRANSFER_CLAIM = "the lesson: a pretrained body beats training from scratch when labels are few"
 
 
 def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle=None, transfer_table=None,
@@ -30,21 +28,32 @@ def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle=None, 
     if one_cycle is not None:
         figures["fit_one_cycle(1, 1e-2) valid accuracy"] = (one_cycle.accuracy.iloc[-1], float("nan"), "one seed")
     if transfer_table is not None:
-        runs = transfer_table[transfer_table.method.isin(TRANSFER_STRATEGIES)]
+        runs = transfer_table[transfer_table.strategy.notna()]  # not the probes' or the source tasks' rows
         best = runs[runs.budget == runs.budget.max()].sort_values("error_rate_mean").iloc[0]
         figures["transfer best valid error rate"] = (best.error_rate_mean, best.error_rate_std,
-                                                     f"strategy {best.method}, {best.budget} labels/class")
+                                                     f"{best.method}, {best.budget} labels/class")
     return figures | transfer_gaps(transfer_paired)
 
 
 def transfer_gaps(paired) -> dict[str, tuple]:
-    """Discriminative minus scratch at the fewest and the most labels (negative: transfer helps)."""
+    """Per paired comparison (a body against scratch, the broad body against the narrow one): the
+    difference at the fewest and the most labels (negative: a helps), and the share of budgets at which
+    a wins by the sign test, with the budgets named."""
     if paired is None or paired.empty:
         return {}
-    ends = paired.sort_values("budget").iloc[[0, -1]].drop_duplicates("budget")
-    return {f"transfer error, discriminative minus scratch, {row.budget} labels/class":
-            (row["mean"], row["std"], f"paired by seed, better on {row.wins} of {row.n_seeds}")
-            for _, row in ends.iterrows()}
+    figures = {}
+    for (a, b), part in paired.groupby(["a", "b"], sort=False):
+        part = part.sort_values("budget")
+        for _, row in part.iloc[[0, -1]].drop_duplicates("budget").iterrows():
+            figures[f"transfer error, {a} minus {b}, {row.budget} labels/class"] = (
+                row["mean"], row["std"], f"paired by seed, better on {row.wins} of {row.n_seeds}")
+        beats = part[part.verdict.str.contains(" beats ")].budget.tolist()
+        loses = part[part.verdict.str.contains(" loses to ")].budget.tolist()
+        figures[f"transfer: share of label budgets where {a} beats {b}"] = (
+            len(beats) / len(part), float("nan"),
+            f"beats at {beats or 'none'}, loses at {loses or 'none'} labels/class (sign test p <= 0.05); "
+            f"{TRANSFER_CLAIM}")
+    return figures
 
 
 EDGE = "sweep whose best value is on the grid's edge"

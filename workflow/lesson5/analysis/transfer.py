@@ -6,18 +6,22 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from lesson5.analysis.aggregate import format_mean_std, mean_std
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, SCRATCH, method
 
 PROBE_LABEL = "linear probe, {body} body ({layer})"
 
 
 def budget_table(runs: pd.DataFrame, probes: pd.DataFrame, probe_layer: str = "layer4") -> pd.DataFrame:
-    """Valid error (mean ± std over seeds) per label budget for every strategy and for the linear
-    probes of the pretrained and the random body's ``probe_layer`` features (what the head sees)."""
-    parts = [runs.rename(columns={"strategy": "method"})[["budget", "method", "seed", "error_rate"]]]
+    """Valid error (mean ± std over seeds) per label budget for every (family, strategy) and for the
+    linear probes of every body's ``probe_layer`` features (what the head sees); probe rows have no
+    strategy."""
+    parts = [runs.assign(method=[method(f, s) for f, s in zip(runs.family, runs.strategy)])
+             [["budget", "family", "strategy", "method", "seed", "error_rate"]]]
     probe = probes[probes.layer == probe_layer]
-    parts.append(probe.assign(method=[PROBE_LABEL.format(body=b, layer=probe_layer) for b in probe.body])
-                 [["budget", "method", "seed", "error_rate"]])
-    table = mean_std(pd.concat(parts, ignore_index=True), ["budget", "method"], ["error_rate"])
+    parts.append(probe.assign(family=probe.body, strategy=None,
+                              method=[PROBE_LABEL.format(body=b, layer=probe_layer) for b in probe.body])
+                 [["budget", "family", "strategy", "method", "seed", "error_rate"]])
+    table = mean_std(pd.concat(parts, ignore_index=True), ["budget", "family", "strategy", "method"], ["error_rate"])
     table = table.sort_values(["budget"], kind="stable").reset_index(drop=True)
     return table.assign(error=format_mean_std(table, "error_rate", 3))
 
@@ -27,26 +31,34 @@ def sign_test_p(wins: int, n: int) -> float:
     return float(binomtest(wins, n, 0.5, alternative="greater").pvalue)
 
 
-def paired_differences(runs: pd.DataFrame, a: str = "discriminative", b: str = "scratch") -> pd.DataFrame:
-    """Per budget: each seed's error of ``a`` minus ``b`` (negative: ``a`` is better), their mean and
-    std, how many seeds ``a`` wins, the sign test's p, and a verdict line."""
-    wide = runs.pivot_table(index=["budget", "seed"], columns="strategy", values="error_rate")
+def verdict_word(p_win: float, p_lose: float) -> str:
+    return "beats" if p_win <= 0.05 else "loses to" if p_lose <= 0.05 else "does not clearly beat"
+
+
+def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCRATCH, SCRATCH)) -> pd.DataFrame:
+    """Per budget: each seed's error of run ``a`` minus run ``b`` (each a (family, strategy); negative:
+    ``a`` is better), their mean and std, how many seeds ``a`` wins, the sign test's p, and a verdict."""
+    columns = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "verdict"]
+    wide = runs.pivot_table(index=["budget", "seed"], columns=["family", "strategy"], values="error_rate")
     if a not in wide or b not in wide:
-        return pd.DataFrame(columns=["budget", "differences", "mean", "std", "wins", "n_seeds", "p", "verdict"])
+        return pd.DataFrame(columns=columns)
+    name_a, name_b = method(*a), method(*b)
     rows = []
     for budget, part in (wide[a] - wide[b]).dropna().groupby(level="budget"):
         diff = part.to_numpy()
         n, wins, losses = len(diff), int((diff < 0).sum()), int((diff > 0).sum())
         mean, std = float(diff.mean()), float(diff.std(ddof=1)) if n > 1 else 0.0
         p_win, p_lose = sign_test_p(wins, n), sign_test_p(losses, n)
-        if p_win <= 0.05:
-            word = "beats"
-        elif p_lose <= 0.05:
-            word = "loses to"
-        else:
-            word = "does not clearly beat"
-        rows.append({"budget": int(budget), "differences": " ".join(f"{d:+.3f}" for d in diff), "mean": mean,
-                     "std": std, "wins": wins, "n_seeds": n, "p": min(p_win, p_lose),
-                     "verdict": f"{budget} labels/class: {a} {word} {b}: error difference {mean:+.3f} ± {std:.3f}, "
-                                f"{a} better on {wins} of {n} seeds (sign test p = {min(p_win, p_lose):.3f})"})
-    return pd.DataFrame(rows)
+        rows.append({"a": name_a, "b": name_b, "budget": int(budget), "differences": " ".join(f"{d:+.3f}" for d in diff),
+                     "mean": mean, "std": std, "wins": wins, "n_seeds": n, "p": min(p_win, p_lose),
+                     "verdict": f"{budget} labels/class: {name_a} {verdict_word(p_win, p_lose)} {name_b}: error "
+                                f"difference {mean:+.3f} ± {std:.3f}, better on {wins} of {n} seeds "
+                                f"(sign test p = {min(p_win, p_lose):.3f})"})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def all_paired(runs: pd.DataFrame, comparisons) -> pd.DataFrame:
+    """``paired_differences`` for every (a, b) of ``comparisons``, one table."""
+    parts = [paired_differences(runs, tuple(a), tuple(b)) for a, b in comparisons]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else paired_differences(runs.iloc[:0])

@@ -43,9 +43,8 @@ SPLIT_COLUMNS = ["user", "item", "rating", "is_valid"]
 
 def read_split(path) -> pd.DataFrame:
     """The columns of a split that training uses, read lean: numeric columns converted without a copy
-    and Arrow's pool emptied after. A 25-million-row split then keeps 0.65 GB resident instead of
-    1.5 GB with pd.read_parquet; the peak while reading is the same, ~1.5 GB
-    (benchmarks/read_split_memory.py)."""
+    and Arrow's pool emptied after, so a large split keeps less than half of pd.read_parquet's memory
+    resident at the same peak (benchmarks/read_split_memory.py)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -67,7 +66,7 @@ def collab_tensors(split: pd.DataFrame, item_key: str = "item", items: pd.DataFr
     users, items_vocab = np.unique(user[~valid]), np.unique(item[~valid])
     rating = split["rating"].to_numpy()
 
-    def tensors(rows):  # int32 ids: half the memory of every batch gather (22.5M x 2 ids x 4 B = 180 MB a copy)
+    def tensors(rows):  # int32 ids: half the memory of int64 in every batch gather
         x = np.empty((int(rows.sum()), 2), dtype=np.int32)
         x[:, 0], x[:, 1] = _encode(user[rows], users), _encode(item[rows], items_vocab)
         return torch.from_numpy(x), torch.from_numpy(rating[rows].astype(np.float32))

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from lesson5.data.tables import Problems, TableFormat, read_numeric, scan_lines
+from lesson5.data.tables import Problems, TableFormat, read_numeric, scan_large, scan_lines
 from lesson5.errors import DataValidationError
 
 ML100K_GENRES = (
@@ -149,7 +149,7 @@ def read_ratings(path, fmt: TableFormat, problems: Problems) -> pd.DataFrame | N
     exact scan that records what is wrong and where (then None)."""
     frame = read_numeric(path, fmt)
     if frame is None:
-        scan_lines(path, fmt, problems, keep=False)
+        scan_large(path, fmt, problems)
         if not problems:
             problems.add(path, None, None, "file: unreadable", "the file could not be parsed as "
                          f"{fmt.sep!r}-separated {', '.join(fmt.columns)}")

@@ -131,9 +131,29 @@ def check_header(first: str, path, fmt: TableFormat, problems: Problems):
         problems.add(path, 1, None, "header: unexpected names", f"{first!r}, expected {fmt.sep.join(fmt.header)!r}")
 
 
-def scan_lines(path, fmt: TableFormat, problems: Problems, keep: bool = True) -> pd.DataFrame | None:
-    """The exact path: every line of ``path`` checked for being blank, cut, its field count and its
-    values' types; returns the table (text values, index = file line) if ``keep``."""
+def check_line(path, number: int, line: str, fmt: TableFormat, problems: Problems) -> list[str] | None:
+    """One line's checks: blank, its field count, each value's type. Its values, or None if it is no row."""
+    line = line.rstrip("\r")
+    if not line.strip():
+        problems.add(path, number, None, "line: blank", "")
+        return None
+    values = split_fields(line, fmt)
+    if len(values) != len(fmt.columns):
+        problems.add(path, number, None, f"line: {len(fmt.columns)} fields expected", f"{len(values)}: {line[:60]!r}")
+        return None
+    for column, kind, value in zip(fmt.columns, fmt.types or ("text",) * len(fmt.columns), values):
+        if kind == "int" and not INTEGER.fullmatch(value):
+            problems.add(path, number, column, "value: integer expected", value)
+        elif kind == "float" and not NUMBER.fullmatch(value):
+            problems.add(path, number, column, "value: number expected", value)
+        elif kind == "flag" and value not in ("0", "1"):
+            problems.add(path, number, column, "value: flag 0 or 1 expected", value)
+    return values
+
+
+def scan_lines(path, fmt: TableFormat, problems: Problems) -> pd.DataFrame | None:
+    """The exact path for a small table: every line of ``path`` checked (``check_line``), the whole file's
+    encoding too; returns the table (text values, index = file line)."""
     path = Path(path)
     raw = path.read_bytes()
     text = check_encoding(raw, path, fmt, problems)
@@ -151,29 +171,88 @@ def scan_lines(path, fmt: TableFormat, problems: Problems, keep: bool = True) ->
         start = 1
     rows, numbers = [], []
     for number, line in enumerate(lines[start:], start=start + 1):
-        line = line.rstrip("\r")
-        if not line.strip():
-            problems.add(path, number, None, "line: blank", "")
-            continue
-        values = split_fields(line, fmt)
-        if len(values) != len(fmt.columns):
-            problems.add(path, number, None, f"line: {len(fmt.columns)} fields expected", f"{len(values)}: {line[:60]!r}")
-            continue
-        for column, kind, value in zip(fmt.columns, fmt.types or ("text",) * len(fmt.columns), values):
-            if kind == "int" and not INTEGER.fullmatch(value):
-                problems.add(path, number, column, "value: integer expected", value)
-            elif kind == "float" and not NUMBER.fullmatch(value):
-                problems.add(path, number, column, "value: number expected", value)
-            elif kind == "flag" and value not in ("0", "1"):
-                problems.add(path, number, column, "value: flag 0 or 1 expected", value)
-        if keep:
+        values = check_line(path, number, line, fmt, problems)
+        if values is not None:
             rows.append(values)
             numbers.append(number)
     if not lines[start:]:
         problems.add(path, start + 1, None, "line: the table has no rows", "")
-    if not keep:
-        return None
     return pd.DataFrame(rows, columns=list(fmt.columns), index=pd.Index(numbers, name="line"))
+
+
+def line_chunks(path, size: int = CHUNK):
+    """(first line number, bytes of whole lines) of ``path``, about ``size`` bytes each; the last chunk
+    holds whatever follows the last newline."""
+    number, rest = 1, b""
+    with open(path, "rb") as handle:
+        while block := handle.read(size):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                yield number, block[:cut]
+                number += block.count(b"\n", 0, cut)
+            rest = block[cut:]
+    if rest:
+        yield number, rest
+
+
+def chunk_is_clean(data: bytes, fmt: TableFormat) -> bool:
+    """Whether every line of ``data`` (whole lines, each ending in a newline) passes ``check_line``,
+    asked of pyarrow in C++: the lines read as text columns of the right count, one row a line (pyarrow
+    skips blank ones), every value matching its type's pattern. False sends the chunk through the
+    per-line scan, which says what is wrong."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    if fmt.quoted or len(fmt.sep) > 2 or (len(fmt.sep) == 2 and fmt.sep[0] != fmt.sep[1]):
+        return False
+    sep = fmt.sep.encode()
+    if len(sep) == 2:  # "::" as one character no value contains (a stray ':' then fails a pattern)
+        data = data.replace(sep, b"\x1f")
+        sep = b"\x1f"
+    try:
+        table = pacsv.read_csv(pa.py_buffer(data),
+                               read_options=pacsv.ReadOptions(column_names=list(fmt.columns)),
+                               parse_options=pacsv.ParseOptions(delimiter=sep.decode(), quote_char=False),
+                               convert_options=pacsv.ConvertOptions(
+                                   column_types={c: pa.string() for c in fmt.columns}, strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return False
+    if table.num_rows != data.count(b"\n") or b"\r" in data:
+        return False
+    patterns = {"int": r"^[+-]?\d+$", "float": r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "flag": r"^[01]$"}
+    return all(pc.all(pc.match_substring_regex(table.column(c), patterns[k])).as_py() is not False
+               for c, k in zip(fmt.columns, fmt.types) if k in patterns)
+
+
+def scan_large(path, fmt: TableFormat, problems: Problems, chunk: int = CHUNK):
+    """The exact report for a large numeric table the fast path could not read, in bounded memory:
+    the file streams in chunks of whole lines; a chunk pyarrow finds clean is passed, any other is
+    scanned line by line with the same checks and messages as ``scan_lines``."""
+    path, seen = Path(path), False
+    for first, data in line_chunks(path, chunk):
+        try:
+            text = data.decode(fmt.encoding)
+        except UnicodeDecodeError as error:
+            problems.add(path, first + data.count(b"\n", 0, error.start), None, f"encoding: not {fmt.encoding}",
+                         data[error.start:error.start + 8])
+            text = data.decode(fmt.encoding, errors="replace")
+        lines = text.split("\n")
+        last = lines.pop()  # "" after a final newline, else the file's cut last line
+        if last:
+            problems.add(path, first + len(lines), None, "line: no newline at the end (cut?)", last[-40:])
+            lines.append(last)
+        start = int(first == 1 and bool(fmt.header) and bool(lines))
+        if start:
+            check_header(lines[0].rstrip("\r"), path, fmt, problems)
+        seen = seen or len(lines) > start
+        rows = data[data.index(b"\n") + 1:] if start else data
+        if last or not chunk_is_clean(rows, fmt):
+            for number, line in enumerate(lines[start:], start=first + start):
+                check_line(path, number, line, fmt, problems)
+    if not seen:
+        problems.add(path, 1 + bool(fmt.header), None, "line: the table has no rows", "")
 
 
 def count_lines(path) -> tuple[int, bool]:
@@ -227,7 +306,7 @@ def read_numeric(path, fmt: TableFormat) -> pd.DataFrame | None:
            for g in gaps):
         return None
     # numeric columns without nulls convert without a copy, and arrow's buffers go as they are taken;
-    # then the pool returns what it freed (it keeps it otherwise: ~700 MB at 25M ratings)
+    # then the pool returns what it freed (it would keep it otherwise)
     frame = table.drop_columns(gaps).to_pandas(split_blocks=True, self_destruct=True)
     del table
     pa.default_memory_pool().release_unused()

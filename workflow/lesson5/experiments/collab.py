@@ -10,7 +10,7 @@ lazy decay: the same update, slower), large batches; there the seeds train one a
 sparse gradient does not pass through the stacked tables' reshape).
 
 ``step: analytic`` trains the dot-product and bias-only models (stacked, or one seed at a time with
-sparse embeddings) with their hand-derived gradient (``lesson5.train.dot_step``) instead of
+sparse embeddings) with their hand-derived gradient (``lesson5.models.collab_step``) instead of
 autograd: the same numbers, about twice as fast (benchmarks/collab_speed.py).
 """
 
@@ -26,8 +26,9 @@ import torch
 from lesson5.data.collab_data import CollabData, collab_tensors
 from lesson5.errors import PipelineError
 from lesson5.models.collab import DotProductBias, EmbeddingMLP, GlobalMean, StackedDotProductBias
-from lesson5.train.dot_step import dot_step
-from lesson5.train.loop import Learner, Tensors, rmse
+from lesson5.models.collab_step import dot_step
+from lesson5.train.loop import Learner, Tensors
+from lesson5.train.metrics import rmse
 
 log = logging.getLogger(__name__)
 

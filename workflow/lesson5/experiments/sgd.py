@@ -13,7 +13,8 @@ from torch import nn
 
 from lesson5.errors import PipelineError
 from lesson5.models.mnist import MODELS
-from lesson5.train.loop import Learner, Tensors, accuracy
+from lesson5.train.loop import Learner, Tensors
+from lesson5.train.metrics import accuracy
 
 log = logging.getLogger(__name__)
 

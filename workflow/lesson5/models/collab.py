@@ -126,12 +126,23 @@ def fastai_embedding_width(n_categories: int) -> int:
     return min(600, round(1.6 * n_categories**0.56))
 
 
-class EmbeddingMLP(nn.Module):
-    """fastai's ``use_nn=True`` collab model: concatenated embeddings -> MLP -> scaled sigmoid.
+def tabular_layers(sizes: list[int], ps: list[float]) -> list[nn.Module]:
+    """fastai v1 TabularModel's layers for ``sizes`` = [inputs, *hidden, outputs]: block i maps
+    sizes[i] -> sizes[i+1] as bn_drop_lin does, with BatchNorm on every block but the first, Dropout
+    [0] + ps (none where 0), and ReLU after every Linear but the last. With one hidden layer of 100,
+    the output Linear is preceded by BN(100) and Dropout(ps[0])."""
+    acts = [True] * (len(sizes) - 2) + [False]
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out, p, act) in enumerate(zip(sizes[:-1], sizes[1:], [0.0, *ps], acts)):
+        layers += [nn.BatchNorm1d(n_in)] if i != 0 else []
+        layers += [nn.Dropout(p)] if p != 0 else []
+        layers += [nn.Linear(n_in, n_out)] + ([nn.ReLU(inplace=True)] if act else [])
+    return layers
 
-    The first Linear sees the embeddings directly; each later block is BN -> Dropout -> Linear, and
-    every hidden Linear is followed by ReLU (fastai's TabularModel with no continuous inputs).
-    """
+
+class EmbeddingMLP(nn.Module):
+    """fastai's ``use_nn=True`` collab model: concatenated embeddings -> TabularModel's MLP (no
+    continuous inputs) -> scaled sigmoid."""
 
     def __init__(self, n_users: int, n_items: int, layers=(100,), ps=(0.0,), emb_drop=0.0,
                  y_range=(0.0, 5.5)):
@@ -140,15 +151,9 @@ class EmbeddingMLP(nn.Module):
         self.user_emb = trunc_normal_embedding(n_users, fastai_embedding_width(n_users))
         self.item_emb = trunc_normal_embedding(n_items, fastai_embedding_width(n_items))
         self.emb_drop = nn.Dropout(emb_drop)
-        sizes = [self.user_emb.embedding_dim + self.item_emb.embedding_dim, *layers]
-        ps = list(ps) + [0.0] * (len(layers) - len(ps))
-        blocks: list[nn.Module] = []
-        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if k > 0:
-                blocks += [nn.BatchNorm1d(n_in), nn.Dropout(ps[k])]
-            blocks += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True)]
-        blocks.append(nn.Linear(sizes[-1], 1))
-        self.mlp = nn.Sequential(*blocks)
+        sizes = [self.user_emb.embedding_dim + self.item_emb.embedding_dim, *layers, 1]
+        ps = list(ps) + [0.0] * (len(layers) - len(ps))  # fastai's listify(ps, layers)
+        self.mlp = nn.Sequential(*tabular_layers(sizes, ps[:len(layers)]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         emb = torch.cat([self.user_emb(x[:, 0]), self.item_emb(x[:, 1])], dim=1)

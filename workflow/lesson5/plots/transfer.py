@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, HEAD_ONLY, HIGH_LR, RANDOM, SCRATCH, method
 from lesson5.plots.style import plt, save
 from lesson5.train.lr import trim_sweep
 from lesson5.train.smoothing import smooth
 
-STRATEGY_COLORS = {"head_only": "tab:orange", "discriminative": "tab:green", "unfrozen_high_lr": "tab:red",
-                   "scratch": "tab:blue"}
-BODY_STYLES = {"pretrained": "--", "random": ":"}
+FAMILY_COLORS = {"fractal": "tab:green", "classes": "tab:orange", "imagenet": "tab:purple", SCRATCH: "tab:blue",
+                 RANDOM: "tab:grey"}
+STRATEGY_LINES = {DISCRIMINATIVE: ("-", "o"), HEAD_ONLY: ("--", "s"), HIGH_LR: (":", "x"), SCRATCH: ("-", "o")}
 
 
 def budget_axis(ax, budgets):
@@ -22,82 +23,103 @@ def budget_axis(ax, budgets):
     ax.minorticks_off()
 
 
-def plot_budget_curve(table: pd.DataFrame, strategies, title: str, path):
-    """Valid error against labels per class (log x): one line and a ± std band per strategy, the
-    linear probes of the pretrained and random bodies as grey dashed and dotted lines."""
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for method, part in table.groupby("method", sort=False):
+def plot_budget_curve(table: pd.DataFrame, title: str, path):
+    """Valid error against labels per class (log x): one line and a ± std band per (family, strategy),
+    coloured by what the network starts from, styled by strategy."""
+    fig, ax = plt.subplots(figsize=(9.5, 5.5))
+    runs = table[table.strategy.notna()]
+    for (family, strategy), part in runs.groupby(["family", "strategy"], sort=False):
         part = part.sort_values("budget")
-        if method in strategies:
-            color = STRATEGY_COLORS.get(method)
-            line, = ax.plot(part.budget, part.error_rate_mean, marker="o", color=color, label=method)
+        ls, marker = STRATEGY_LINES[strategy]
+        color = FAMILY_COLORS.get(family)
+        line, = ax.plot(part.budget, part.error_rate_mean, ls=ls, marker=marker, color=color,
+                        label=method(family, strategy))
+        if strategy != HIGH_LR:
             ax.fill_between(part.budget, part.error_rate_mean - part.error_rate_std,
-                            part.error_rate_mean + part.error_rate_std, color=line.get_color(), alpha=0.15)
-        else:
-            style = next((s for body, s in BODY_STYLES.items() if f"{body} body" in method), "-.")
-            ax.plot(part.budget, part.error_rate_mean, ls=style, color="grey", marker=".", label=method)
-    budget_axis(ax, table.budget)
-    n = int(table.n_seeds.max())
+                            part.error_rate_mean + part.error_rate_std, color=line.get_color(), alpha=0.12)
+    budget_axis(ax, runs.budget)
+    n = int(runs.n_seeds.max())
     ax.set(title=title, xlabel="labelled training images per class (log scale)",
            ylabel=f"valid error rate (mean ± std over {n} seeds)", ylim=(0, None))
     ax.legend(fontsize=8)
     save(fig, path)
 
 
+def plot_fractal_samples(x: np.ndarray, y: np.ndarray, title: str, path, classes: int = 8, per_class: int = 10):
+    """A grid of generated images: one row per class (the first ``classes``), instances across."""
+    fig, axes = plt.subplots(classes, per_class, figsize=(per_class * 0.9, classes * 0.95 + 0.6))
+    for row, c in enumerate(sorted(set(y.tolist()))[:classes]):
+        for col, image in enumerate(x[y == c][:per_class]):
+            ax = axes[row, col]
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+        axes[row, 0].set_ylabel(f"class {c}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    save(fig, path)
+
+
 def plot_lr_finder(sweeps: pd.DataFrame, finder: str, title: str, path, skip_start: int = 10, skip_end: int = 5):
-    """The lr finder's smoothed loss against lr (log x), one curve per label budget, each with the lr
-    its pick rule chose marked."""
-    part = sweeps[sweeps.finder == finder]
-    fig, ax = plt.subplots(figsize=(8, 5))
-    if part.empty:
-        ax.text(0.5, 0.5, f"no {finder} lr finder ran: the config fixes this lr", ha="center", va="center",
-                transform=ax.transAxes)
+    """The lr finder's smoothed loss against lr (log x), one panel per family, one curve per label
+    budget, each with the lr its pick rule chose marked."""
+    part = sweeps[sweeps.finder == finder] if len(sweeps) else sweeps
+    panels = list(dict.fromkeys(part.family)) if len(part) else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
     cmap = plt.get_cmap("viridis")
-    budgets = sorted(part.budget.unique())
-    for k, (budget, curve) in enumerate(part.groupby("budget")):
-        curve = trim_sweep(curve, skip_start, skip_end)
-        color = cmap(k / max(len(budgets) - 1, 1))
-        ax.plot(curve.lr, curve.smoothed_loss, color=color, label=f"{budget} labels/class")
-        chosen = float(curve.suggested.iloc[0])
-        ax.plot(chosen, np.interp(np.log(chosen), np.log(curve.lr), curve.smoothed_loss), "o", color=color)
-    ax.set(xscale="log", title=title, xlabel="learning rate (log scale); dot: the lr chosen",
-           ylabel="smoothed training loss (cross-entropy)")
-    if budgets:
+    for ax, family in zip(axes[0], panels):
+        if family is None:
+            ax.text(0.5, 0.5, f"no {finder} lr finder ran: the config fixes this lr", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
+        curves = part[part.family == family]
+        budgets = sorted(curves.budget.unique())
+        for k, (budget, curve) in enumerate(curves.groupby("budget")):
+            curve = trim_sweep(curve, skip_start, skip_end)
+            color = cmap(k / max(len(budgets) - 1, 1))
+            ax.plot(curve.lr, curve.smoothed_loss, color=color, label=f"{budget} labels/class")
+            chosen = float(curve.suggested.iloc[0])
+            ax.plot(chosen, np.interp(np.log(chosen), np.log(curve.lr), curve.smoothed_loss), "o", color=color)
+        ax.set(xscale="log", title=family if family == SCRATCH else f"{family} body",
+               xlabel="learning rate (log scale); dot: the lr chosen", ylabel="smoothed training loss (cross-entropy)")
         ax.legend(fontsize=8)
+    fig.suptitle(title)
     save(fig, path)
 
 
 def plot_probes(probes: pd.DataFrame, title: str, path):
-    """Linear-probe error against labels per class for each layer group's features: pretrained body
-    solid, random body dotted. Where the pretrained line is above the random one, that layer's
-    features are worse for the target classes than no training at all."""
-    fig, ax = plt.subplots(figsize=(8.5, 5))
+    """Linear-probe error against labels per class, one panel per layer group, one line per body (the
+    random body dotted grey). Where a body's line is above the random one, that layer's features are
+    worse for the target classes than no training at all."""
     stats = probes.groupby(["body", "layer", "budget"]).error_rate.agg(["mean", "std"]).reset_index()
-    colors = dict(zip(sorted(stats.layer.unique()), ("tab:purple", "tab:cyan", "tab:olive", "tab:brown")))
-    for (body, layer), part in stats.groupby(["body", "layer"]):
-        ax.errorbar(part.budget, part["mean"], yerr=part["std"].fillna(0), capsize=3, marker="o",
-                    ls="-" if body == "pretrained" else ":", color=colors[layer], label=f"{body} body, {layer}")
-    budget_axis(ax, stats.budget)
-    ax.set(title=title, xlabel="labelled training images per class (log scale)",
-           ylabel="valid error of a logistic regression (mean ± std over seeds)", ylim=(0, None))
-    ax.legend(fontsize=8, ncol=2)
+    layers = sorted(stats.layer.unique())
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 4.6), sharey=True, squeeze=False)
+    for ax, layer in zip(axes[0], layers):
+        for body, part in stats[stats.layer == layer].groupby("body", sort=False):
+            ax.errorbar(part.budget, part["mean"], yerr=part["std"].fillna(0), capsize=3, marker="o",
+                        ls=":" if body == RANDOM else "-", color=FAMILY_COLORS.get(body), label=f"{body} body")
+        budget_axis(ax, stats.budget)
+        ax.set(title=layer, xlabel="labelled images per class (log scale)", ylim=(0, None))
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("valid error of a logistic regression\n(mean ± std over seeds)")
+    fig.suptitle(title)
     save(fig, path)
 
 
 def plot_training_curves(iterations: pd.DataFrame, title: str, path):
-    """Smoothed training loss per batch (mean over seeds) of each strategy at one budget; where the
-    body is unfrozen, a dotted line."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for strategy, part in iterations.groupby("strategy", sort=False):
+    """Smoothed training loss per batch (mean over seeds) of each run at one budget; where the body is
+    unfrozen, a dotted vertical line."""
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for (family, strategy), part in iterations.groupby(["family", "strategy"], sort=False):
         mean = part.groupby("iteration").loss.mean()
-        color = STRATEGY_COLORS.get(strategy)
-        line, = ax.plot(mean.index, smooth(mean.to_numpy()), color=color, label=strategy)
+        ls, _ = STRATEGY_LINES[strategy]
+        line, = ax.plot(mean.index, smooth(mean.to_numpy()), ls=ls, color=FAMILY_COLORS.get(family),
+                        label=method(family, strategy))
         unfrozen = part[part.stage == "unfrozen"].iteration
-        if len(unfrozen) and strategy != "scratch":
+        if len(unfrozen) and strategy != SCRATCH:
             ax.axvline(unfrozen.min() - 0.5, color=line.get_color(), ls=":", lw=1)
-    ax.set(title=title, xlabel="training batch (dotted: body unfrozen)",
+    ax.set(title=title, xlabel="training batch (dotted vertical: body unfrozen)",
            ylabel="training loss, smoothed (mean over seeds)")
-    ax.legend()
+    ax.legend(fontsize=8)
     save(fig, path)
 
 

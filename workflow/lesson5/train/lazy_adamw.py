@@ -1,8 +1,8 @@
 """AdamW on the rows a sparse gradient holds (TensorFlow's LazyAdam), with index ops.
 
 torch's SparseAdam does the same update, but builds a sparse tensor for each moment and adds them
-back (sparse_mask, sparse add): on a synthetic ml-25m at batch 4096, 68% of an epoch is inside its
-step (``benchmarks/movielens_scale.py --sizes 25M --collab step=autograd sparse_opt=sparse_adam``).
+back (sparse_mask, sparse add), and at ml-25m most of an epoch goes into that step (measured in
+docs/benchmarks.md with ``benchmarks/movielens_scale.py --sizes 25M --collab step=autograd sparse_opt=sparse_adam``).
 Here the touched rows are gathered once (``index_select``), updated densely and written back
 (``index_copy_``). ``tests/test_collab_model.py`` checks it against SparseAdam + lazy decay.
 """

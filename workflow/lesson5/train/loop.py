@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from lesson5.errors import PipelineError
+from lesson5.train.device import resolve_device, resolve_precision
 from lesson5.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
@@ -33,57 +34,12 @@ Metric = Callable[[torch.Tensor, torch.Tensor], float]
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (xb, yb) -> loss per model, detached
 
 
-def mse(pred, target) -> float:
-    return float(((pred - target) ** 2).mean())
-
-
-def rmse(pred, target) -> float:
-    return math.sqrt(mse(pred, target))
-
-
-def accuracy(pred, target) -> float:
-    return float((pred.argmax(-1) == target).float().mean())
-
-
-def error_rate(pred, target) -> float:
-    return 1.0 - accuracy(pred, target)
-
-
 @dataclass
 class Tensors:
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_valid: torch.Tensor
     y_valid: torch.Tensor
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PipelineError("device 'cuda' was asked for but torch sees no GPU; use device: auto or cpu")
-    return torch.device(name)
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux's /proc/cpuinfo; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
-    except OSError:
-        return set()
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """auto: bf16 where the hardware computes it natively (a CUDA GPU that supports it, a CPU with
-    AVX512-BF16 or AMX), else fp32. Emulated bf16 would be slower than fp32."""
-    if name == "auto":
-        if device.type == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        return "bf16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "fp32"
-    if name not in ("fp32", "bf16"):
-        raise PipelineError(f"precision {name!r}: use fp32, bf16 or auto")
-    return name
 
 
 def autograd_step(learner: "Learner", opt: torch.optim.Optimizer) -> Step:

@@ -51,7 +51,7 @@ def suggest_lr(sweep, pick: str = "minimum/10", skip_start: int = 10, skip_end: 
       far, divided by 10 ("well before it gets worse"). On a U-shaped curve it lands near
       minimum/10; on a curve that is flat until it rises (a body unfrozen after its head has
       trained) it finds the rise, where the flat part's minimum is noise. ``rise`` must clear the
-      flat part's noise: at batch 64 a flat curve's smoothed loss went up to 15% above its lowest;
+      flat part's noise (docs/benchmarks.md, transfer section, measures how far it goes);
     * "steepest": the lr where the smoothed loss falls fastest per decade of lr.
 
     The first skip_start and last skip_end points are ignored, as fastai's recorder.plot does."""

@@ -1,0 +1,105 @@
+"""Which fractal source transfers: generate a FractalDB-style source, pretrain a ResNet-34 on it as
+rule pretrain_body does, then measure what the transfer stage asks of a body. Prints one table row:
+the source's own valid error after each epoch, the linear probes of layer2/3/4 at a few label budgets
+(against a random body's), and discriminative fine-tuning at the same budgets (against scratch).
+
+    python benchmarks/fractal_source.py --classes 300 --per-class 84 --data DIR_OF_UNPACKED_IDX_FILES
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+import numpy as np
+import torch
+
+from lesson5.analysis.probe import pooled_features, probe_error
+from lesson5.data.fractals import FractalSpec, fractal_dataset
+from lesson5.data.idx import load_idx_dataset, split_train_valid
+from lesson5.data.image_tasks import source_task, target_tasks
+from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
+from lesson5.models.vision import resnet34_body, save_body
+
+FINETUNE = {"bs": 64, "frozen_epochs": 4, "unfrozen_epochs": 2, "min_steps": 20, "lr": "auto", "lr_slice": "auto",
+            "slice_ratio": 100, "scratch_lr": "auto", "lr_div": 10, "wd": 0.01, "ps": 0.5}
+FINDER = {"start_lr": 1e-7, "end_lr": 10.0, "num_it": 100, "pick": {"frozen": "minimum/10", "unfrozen": "rise/10",
+          "scratch": "minimum/10"}, "rise": 0.2}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="a folder of Fashion-MNIST's IDX files")
+    ap.add_argument("--classes", type=int, default=100)
+    ap.add_argument("--per-class", type=int, default=250)
+    ap.add_argument("--variation", type=float, default=0.15)
+    ap.add_argument("--sigma", type=float, nargs=2, default=(0.25, 0.85))
+    ap.add_argument("--min-fill", type=float, default=0.15)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=0.003)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--finetune", action="store_true", help="also fine-tune (discriminative) at each budget")
+    ap.add_argument("--body", help="save the body here")
+    ap.add_argument("--reuse", action="store_true", help="load the body from --body where it exists")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    spec = FractalSpec(classes=args.classes, per_class=args.per_class, variation=args.variation,
+                       sigma=tuple(args.sigma), min_fill=args.min_fill)
+    source = fractal_dataset(spec)
+    t1 = time.perf_counter()
+    body_file = Path(args.body or f"/tmp/fractal_body_{args.classes}_{args.per_class}.pt")
+    if args.reuse and body_file.exists():  # a body this script saved before: skip its pretraining
+        saved = torch.load(body_file, weights_only=False)
+        errors = saved.get("errors", [saved.get("valid_error_rate")])
+    else:
+        data = source_task(source, list(range(args.classes)), 28)
+        learner, history = pretrain(data, {"epochs": args.epochs, "lr": args.lr, "bs": 128, "wd": 0.01}, 0.5, 0,
+                                    "cpu", precision="bf16")
+        errors = history.error_rate.tolist()
+        save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
+    print("source valid error by epoch", errors, flush=True)
+    t2 = time.perf_counter()
+    arrays = split_train_valid(load_idx_dataset(args.data), 10000, 0)
+    target = list(range(5, 10))
+    tasks = target_tasks(arrays, target, args.budgets, args.seeds, 100, 0, 28)
+    torch.manual_seed(0)
+    probes = {}
+    for name, body in {"fractal": resnet34_body(body_file), "random": resnet34_body("scratch")}.items():
+        valid = tasks[args.seeds[0]][args.budgets[0]]
+        vf = pooled_features(body, valid.x_valid)
+        for budget in args.budgets:
+            for seed in args.seeds:
+                t = tasks[seed][budget]
+                f = pooled_features(body, t.x_train)
+                for layer in f:
+                    probes.setdefault((name, layer, budget), []).append(
+                        probe_error(f[layer], t.y_train.numpy(), vf[layer], valid.y_valid.numpy(), c=1.0))
+    t3 = time.perf_counter()
+    line = [f"{args.classes}x{args.per_class} var {args.variation} sigma {args.sigma} ep {args.epochs} lr {args.lr}",
+            "source err " + "/".join(f"{e:.3f}" for e in errors),
+            f"gen {t1 - t0:.0f}s pretrain {t2 - t1:.0f}s"]
+    for budget in args.budgets:
+        line.append(f"probe@{budget} " + " ".join(
+            f"{layer} {np.mean(probes[('fractal', layer, budget)]):.3f}/{np.mean(probes[('random', layer, budget)]):.3f}"
+            for layer in ("layer2", "layer3", "layer4")))
+    print(" | ".join(line), flush=True)
+    line = []
+    if args.finetune:
+        ft = Finetune.from_config(FINETUNE, FINDER, "bf16")
+        for budget in args.budgets:
+            r = {}
+            for family, body in (("pretrained", body_file), ("scratch", None)):
+                res = finetune_budget(family, {s: tasks[s][budget] for s in args.seeds}, body, ft, budget, "cpu",
+                                      ["discriminative", "scratch"])
+                r[family] = [x["error_rate"] for x in res.runs]
+            line.append(f"finetune@{budget} disc {np.mean(r['pretrained']):.3f} scratch {np.mean(r['scratch']):.3f}")
+    line.append(f"total {time.perf_counter() - t0:.0f}s")
+    print(" | ".join(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()

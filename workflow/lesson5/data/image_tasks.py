@@ -1,0 +1,65 @@
+"""Image classification tasks as tensors: a dataset part's images as model input, the source task
+(every image of some classes) and the target tasks (nested label budgets per seed, one validation set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from lesson5.data.budgets import budget_indices, relabel, valid_indices
+from lesson5.models.vision import IMAGENET_STATS
+from lesson5.train.loop import Tensors
+
+
+def to_model_input(images: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 [n, h, w] -> float [n, 3, size, size], resized (antialiased) and ImageNet-normalised."""
+    x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
+    if x.shape[-2:] != (size, size):
+        x = TF.resize(x, [size, size], antialias=True)
+    x = x.expand(-1, 3, -1, -1)
+    x = TF.normalize(x, list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1]))
+    return x.contiguous(memory_format=torch.channels_last)  # oneDNN convolutions run faster on NHWC
+
+
+def random_flip(x: torch.Tensor) -> torch.Tensor:
+    """Horizontal flip of a random half of the batch (per image, from torch's seeded RNG)."""
+    flip = torch.rand(x.shape[0], device=x.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+@dataclass
+class TaskData(Tensors):
+    """A task's tensors, with its dataset classes (in label order) and training rows."""
+
+    classes: list[int] = field(default_factory=list)
+    index: np.ndarray | None = None  # the training rows' indices in the dataset
+
+
+def images_and_labels(x: np.ndarray, y: np.ndarray, index: np.ndarray, classes, size: int):
+    """Model inputs and labels renumbered 0..k-1 for the rows ``index`` of a dataset part."""
+    return to_model_input(x[index], size), torch.from_numpy(relabel(y[index], classes))
+
+
+def source_task(arrays: dict, classes, size: int) -> TaskData:
+    """Every training and validation image of the source classes (None: every class of the set)."""
+    if classes is None:
+        classes = sorted(set(np.unique(arrays["y_train"]).tolist()))
+
+    def rows(part):
+        return images_and_labels(arrays[f"x_{part}"], arrays[f"y_{part}"],
+                                 np.flatnonzero(np.isin(arrays[f"y_{part}"], classes)), classes, size)
+
+    return TaskData(*rows("train"), *rows("valid"), list(classes))
+
+
+def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int):
+    """{seed: {budget: TaskData}}: each seed's nested budgets, one fixed validation set for all."""
+    valid = valid_indices(arrays["y_valid"], classes, valid_per_class, valid_seed)
+    x_valid, y_valid = images_and_labels(arrays["x_valid"], arrays["y_valid"], valid, classes, size)
+    return {seed: {budget: TaskData(*images_and_labels(arrays["x_train"], arrays["y_train"], index, classes, size),
+                                    x_valid, y_valid, list(classes), index)
+                   for budget, index in budget_indices(arrays["y_train"], classes, budgets, seed).items()}
+            for seed in seeds}

@@ -1,0 +1,78 @@
+"""What the transfer stage runs, defined once: the strategies, the bodies, which fine-tuning jobs there
+are and what each of them reads. The rules, the scripts, the tables and the plots all ask here.
+
+A *family* is what one fine-tuning job starts from: one of the ``bodies`` (a pretrained ResNet-34
+body) or ``scratch`` (random weights). A body's strategies share one frozen stage per seed.
+"""
+
+from __future__ import annotations
+
+HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH = "head_only", "discriminative", "unfrozen_high_lr", "scratch"
+STRATEGIES = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH)
+FROM_BODY = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR)  # continue from a body's frozen stage
+
+# the bodies a job can start from; the first two are pretrained by this pipeline
+OWN_BODIES = {"fractal": "generated fractals (broad)", "classes": "source classes of the dataset (narrow)"}
+BODIES = (*OWN_BODIES, "imagenet")
+RANDOM = "random"  # the probes' untrained body
+
+FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
+BODY_KEYS = (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"])
+SCRATCH_KEYS = (FINETUNE_COMMON + ["scratch_lr"], ["scratch"])  # transfer.finetune keys, lr_find.pick keys
+TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision")
+
+
+def method(family: str, strategy: str) -> str:
+    """A run's name in tables and legends."""
+    return strategy if family == SCRATCH else f"{strategy}, {family} body"
+
+
+def families(transfer: dict) -> list[str]:
+    """The fine-tuning families of a config: each body with strategies, then scratch if asked for."""
+    wanted = [b for b in transfer["bodies"] if transfer["strategies"].get(b)]
+    return wanted + ([SCRATCH] if transfer["strategies"].get(SCRATCH) else [])
+
+
+def job_strategies(transfer: dict, family: str, budget: int) -> list[str]:
+    """What the (family, budget) job trains: the family's strategies, less those that run at other budgets
+    only (``strategy_budgets``)."""
+    only_at = transfer.get("strategy_budgets") or {}
+    return [s for s in transfer["strategies"].get(family, []) if s not in only_at or budget in only_at[s]]
+
+
+def jobs(transfer: dict) -> list[tuple[str, int]]:
+    """Every (family, budget) fine-tuning job: those with something to train."""
+    return [(f, b) for f in families(transfer) for b in transfer["budgets"] if job_strategies(transfer, f, b)]
+
+
+def finetune_params(transfer: dict, family: str, budget: int) -> dict:
+    """Exactly what the (family, budget) fine-tuning job reads."""
+    ft_keys, picks = SCRATCH_KEYS if family == SCRATCH else BODY_KEYS
+    finder = transfer["lr_find"]
+    return dict(
+        finetune={k: transfer["finetune"][k] for k in ft_keys},
+        lr_find={**{k: finder[k] for k in ("start_lr", "end_lr", "num_it", "rise")},
+                 "pick": {k: finder["pick"][k] for k in picks}},
+        strategies=job_strategies(transfer, family, budget),
+        **{k: transfer[k] for k in TASK_KEYS},
+    )
+
+
+def pretrain_params(transfer: dict, source: str) -> dict:
+    """What pretraining the ``source`` body reads (the classes body also its source classes)."""
+    extra = {"source_classes": transfer["source_classes"]} if source == "classes" else {}
+    return {"pretrain": transfer["pretrain"], "ps": transfer["finetune"]["ps"], "dataset": transfer["dataset"],
+            **{k: transfer[k] for k in ("size", "device", "precision")}, **extra}
+
+
+def probe_params(transfer: dict) -> dict:
+    return {k: transfer[k] for k in ("seeds", "budgets", "target_classes", "valid_per_class", "size", "bodies")} | \
+        {"c": transfer["probe"]["c"]}
+
+
+def comparisons(transfer: dict) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The paired comparisons the stage's verdicts make, each (a, b) of (family, strategy): every body's
+    discriminative fine-tuning against scratch, then the first body's against each other body's."""
+    with_disc = [b for b in families(transfer) if b != SCRATCH and DISCRIMINATIVE in transfer["strategies"][b]]
+    pairs = [((b, DISCRIMINATIVE), (SCRATCH, SCRATCH)) for b in with_disc if SCRATCH in families(transfer)]
+    return pairs + [((with_disc[0], DISCRIMINATIVE), (b, DISCRIMINATIVE)) for b in with_disc[1:]]
