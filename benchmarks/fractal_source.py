@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--finetune", action="store_true", help="also fine-tune (discriminative) at each budget")
+    ap.add_argument("--n-valid", type=int, default=10000, help="training images held out as the valid split")
+    ap.add_argument("--valid-per-class", type=int, default=100)
     ap.add_argument("--body", help="save the body here")
     ap.add_argument("--reuse", action="store_true", help="load the body from --body where it exists")
     args = ap.parse_args()
@@ -63,9 +65,8 @@ def main():
         save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
     print("source valid error by epoch", errors, flush=True)
     t2 = time.perf_counter()
-    arrays = split_train_valid(load_idx_dataset(args.data), 10000, 0)
-    target = list(range(5, 10))
-    tasks = target_tasks(arrays, target, args.budgets, args.seeds, 100, 0, 28)
+    arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
+    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28)
     torch.manual_seed(0)
     probes = {}
     for name, body in {"fractal": resnet34_body(body_file), "random": resnet34_body("scratch")}.items():

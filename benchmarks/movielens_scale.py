@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 FULL = {"n_ratings": 25_000_095, "n_users": 162_541, "n_items": 59_047}  # ml-25m as published
-SIZES = {"100k": 100_000, "250k": 250_000, "1M": 1_000_000, "10M": 10_000_000, "25M": 25_000_095}
+SIZES = {"10k": 10_000, "100k": 100_000, "250k": 250_000, "1M": 1_000_000, "10M": 10_000_000, "25M": 25_000_095}
 
 
 def shape(n_ratings: int) -> tuple[int, int]:

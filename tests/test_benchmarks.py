@@ -1,17 +1,82 @@
-"""The benchmark scripts still import: they use the package's public functions, which move."""
+"""The benchmark scripts run end to end on small generated data, so a broken benchmark is caught; the
+figures they print are for docs/benchmarks.md, never asserted here."""
 
 import importlib.util
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
+import torch
 
 from conftest import ROOT
 
-SCRIPTS = sorted((ROOT / "benchmarks").glob("*.py"))
+BENCH = ROOT / "benchmarks"
+SCRIPTS = sorted(BENCH.glob("*.py"))
+
+
+def run(script: str, *args, timeout: int = 300, status: int = 0) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / script), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+    assert proc.returncode == status, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=[p.name for p in SCRIPTS])
 def test_benchmark_script_imports(path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCH))  # bad_line_scale reuses movielens_scale's releases
     spec.loader.exec_module(module)  # each runs its measurements only under __main__
     assert callable(getattr(module, "main", None))
+
+
+@pytest.mark.e2e
+def test_bad_line_scale_quick(tmp_path):
+    out = run("bad_line_scale.py", "--quick", "--work", tmp_path)
+    assert "valid:" in out and "fields expected" in out
+
+
+@pytest.mark.e2e
+def test_movielens_scale_then_read_split_memory(tmp_path):
+    out = run("movielens_scale.py", "--sizes", "10k", "--work", tmp_path, "--threads", "1",
+              "--figure", tmp_path / "scale.png")
+    assert "10k train" in out and (tmp_path / "scale.png").stat().st_size > 10_000
+    out = run("read_split_memory.py", tmp_path / "10k" / "out" / "split.parquet", "--rounds", "1")
+    assert "read_split" in out and "peak" in out
+
+
+@pytest.mark.e2e
+def test_collab_speed_on_a_generated_release(tiny_ml):
+    out = run("collab_speed.py", "--source", tiny_ml, "--threads", "1", "--seeds", "0", "--repeats", "1")
+    assert "analytic" in out
+
+
+@pytest.mark.e2e
+def test_fractal_source_on_generated_images(tmp_path):
+    from lesson5.data.idx import write_fake_idx_dataset
+
+    data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
+    out = run("fractal_source.py", "--data", data, "--classes", 3, "--per-class", 8, "--epochs", 1, "--budgets", 2,
+              "--seeds", 0, "--n-valid", 100, "--valid-per-class", 4, "--body", tmp_path / "body.pt", "--finetune")
+    assert "probe@2 layer2" in out and "finetune@2 disc" in out
+
+
+@pytest.mark.e2e
+def test_resnet_throughput_small():
+    out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32")
+    assert "images/s" in out
+
+
+def test_compare_results_names_what_differs(tmp_path):
+    for name, value in (("old", 1.0), ("new", 2.0)):
+        (tmp_path / name / "exp").mkdir(parents=True)
+        pd.DataFrame({"a": [value], "seconds": [value]}).to_csv(tmp_path / name / "exp" / "t.tsv", sep="\t", index=False)
+        pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / name / "exp" / "same.tsv", sep="\t", index=False)
+    out = run("compare_results.py", tmp_path / "old", tmp_path / "new", status=1)  # 1: something differs
+    assert "different: exp/t.tsv" in out and "1 identical" in out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_check():
+    assert "gpu_check ok" in run("gpu_check.py", timeout=600)

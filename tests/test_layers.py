@@ -30,3 +30,19 @@ def test_data_and_models_import_no_experiment():
                  for path in (PACKAGE / folder).glob("*.py") for name in imported_modules(path)
                  if name.startswith(("lesson5.experiments", "lesson5.analysis", "lesson5.plots"))}
     assert not offending
+
+
+def test_no_function_in_the_package_is_longer_than_a_screen():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 40:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long
+
+
+def test_the_fit_loop_reads_in_one_screen():
+    from lesson5.train.loop import Learner
+    import inspect
+
+    assert len(inspect.getsource(Learner._fit).splitlines()) <= 30

@@ -150,25 +150,26 @@ def test_lesson_adam_update_restarts_adam_every_step():
     assert not torch.allclose(model.weight, persistent.weight, atol=1e-6)
 
 
-def test_optimizer_step_seconds_counts_only_time_inside_step():
-    """The benchmarks' timer: a step that sleeps shows, time outside steps does not, and the hooks
-    go when the block ends."""
-    import time
+def test_optimizer_step_seconds_counts_only_time_inside_step(monkeypatch):
+    """The benchmarks' timer, on a clock the test moves: a step's time shows, time outside steps does
+    not, and the hooks go when the block ends (a leaked hook would count the last step too)."""
+    import lesson5.train.optim as optim
 
-    from lesson5.train.optim import optimizer_step_seconds
+    clock = {"now": 0.0}
+    monkeypatch.setattr(optim.time, "perf_counter", lambda: clock["now"])
 
-    class Sleepy(torch.optim.SGD):
+    class Timed(torch.optim.SGD):
         def step(self, closure=None):
-            time.sleep(0.02)
+            clock["now"] += 0.02  # what this step costs
             return super().step(closure)
 
     p = torch.nn.Parameter(torch.zeros(3))
     p.grad = torch.ones(3)
-    opt = Sleepy([p], lr=0.1)
-    with optimizer_step_seconds() as timer:
+    opt = Timed([p], lr=0.1)
+    with optim.optimizer_step_seconds() as timer:
         opt.step()
-        time.sleep(0.05)
+        clock["now"] += 0.05  # time between steps
         opt.step()
-    assert 0.04 <= timer["seconds"] < 0.09
+    assert timer["seconds"] == pytest.approx(0.04)
     opt.step()
-    assert timer["seconds"] < 0.09  # removed: later steps are not counted
+    assert timer["seconds"] == pytest.approx(0.04)  # removed: later steps are not counted

@@ -265,14 +265,37 @@ def count_lines(path) -> tuple[int, bool]:
     return n + (last != b"\n"), last == b"\n"
 
 
+def arrow_table(path, fmt: TableFormat, skip: int):
+    """(pyarrow table of typed columns, the names of its gap columns), or (None, []) where pyarrow
+    cannot parse the file as ``fmt`` says."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    # "::" (ml-1m, ml-10m) as ':' with an empty field between the values; pyarrow takes one character
+    double = len(fmt.sep) == 2 and fmt.sep[0] == fmt.sep[1]
+    names = [f"{c}{suffix}" for c in fmt.columns for suffix in (("", "_gap") if double else ("",))]
+    names = names[:-1] if double else names
+    gaps = [n for n in names if n.endswith("_gap")]
+    kinds = {"int": pa.int64(), "float": pa.float64()}
+    types = {c: kinds[k] for c, k in zip(fmt.columns, fmt.types)} | {n: pa.string() for n in gaps}
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=fmt.sep[0], quote_char='"' if fmt.quoted else False),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False, null_values=[])), gaps
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None, []
+
+
 def read_numeric(path, fmt: TableFormat) -> pd.DataFrame | None:
     """The fast path for an all-numeric table: typed columns from pyarrow, the index set to the file
     line of each row. None when the file is not a clean table of one row per line (a parse error, a
-    blank line, no newline at the end, a header that is not the expected one): ``scan_lines`` then
+    blank line, no newline at the end, a header that is not the expected one): ``scan_large`` then
     says exactly what is wrong."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from pyarrow import csv as pacsv
 
     path = Path(path)
     n_lines, ends_with_newline = count_lines(path)
@@ -284,24 +307,11 @@ def read_numeric(path, fmt: TableFormat) -> pd.DataFrame | None:
             if tuple(split_fields(handle.readline().rstrip("\r\n"), fmt)) != fmt.header:
                 return None
         skip = 1
-    # "::" (ml-1m, ml-10m) as ':' with an empty field between the values; pyarrow takes one character
-    double = len(fmt.sep) == 2 and fmt.sep[0] == fmt.sep[1]
-    names = [f"{c}{suffix}" for c in fmt.columns for suffix in (("", "_gap") if double else ("",))]
-    names = names[:-1] if double else names
-    kinds = {"int": pa.int64(), "float": pa.float64()}
-    types = {c: kinds[k] for c, k in zip(fmt.columns, fmt.types)} | {n: pa.string() for n in names if n.endswith("_gap")}
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=fmt.sep[0], quote_char='"' if fmt.quoted else False),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False, null_values=[]))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+    table, gaps = arrow_table(path, fmt, skip)
+    if table is None:
         return None
     if table.num_rows != n_lines - skip:
         return None  # a blank line the reader skipped: the rows no longer match the lines
-    gaps = [n for n in names if n.endswith("_gap")]
     if any(table.column(g).null_count or pc.any(pc.not_equal(table.column(g), "")).as_py()
            for g in gaps):
         return None

@@ -55,6 +55,68 @@ def fast_path_gap(learner, opt) -> str | None:
     return None
 
 
+def sparse_grads(index: torch.Tensor, parts, table_params):
+    """Each part's rows summed per distinct index, as coalesced sparse gradients of the tables."""
+    touched, inverse = torch.unique(index, return_inverse=True)
+    for part, p in zip(parts, table_params):
+        summed = part.new_zeros(len(touched), part.shape[1]).index_add_(0, inverse, part)
+        # valid by construction (unique's sorted distinct rows): torch's invariant check is skipped
+        p.grad = torch.sparse_coo_tensor(touched[None], summed, p.shape, is_coalesced=True, check_invariants=False)
+
+
+class AnalyticStep:
+    """The step for one learner and optimizer: forward, the gradient above into ``p.grad``, ``opt.step()``."""
+
+    def __init__(self, learner, opt: torch.optim.Optimizer):
+        model = learner.model
+        self.opt, (self.lo, self.hi) = opt, model.y_range
+        self.params = tables(model)
+        self.stacked = isinstance(model, StackedDotProductBias)
+        self.sparse = not self.stacked and model.u_weight.sparse
+        if self.stacked:
+            self.user_offset, self.item_offset = model.row_offsets(learner.torch_device)
+        self.flat = [self.rows(p.detach()) for p in self.params]
+        if not self.sparse:
+            for p in self.params:
+                p.grad = torch.zeros_like(p)
+            self.grads = [self.rows(p.grad) for p in self.params]
+
+    def rows(self, t: torch.Tensor) -> torch.Tensor:
+        """One [K * n, d] table for the stacked models' [K, n, d]."""
+        return flat_rows(t) if self.stacked else t
+
+    def ids(self, xb: torch.Tensor):
+        """(users, items) as rows of the flat tables."""
+        if self.stacked:
+            return (xb[..., 0] + self.user_offset).reshape(-1), (xb[..., 1] + self.item_offset).reshape(-1)
+        return xb[:, 0], xb[:, 1]
+
+    @torch.no_grad()
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        (users, items), flat, lo, hi = self.ids(xb), self.flat, self.lo, self.hi
+        u, i = flat[0].index_select(0, users), flat[1].index_select(0, items)
+        z = (u * i).sum(-1) + flat[2].index_select(0, users)[:, 0] + flat[3].index_select(0, items)[:, 0]
+        pred = torch.sigmoid(z).mul_(hi - lo).add_(lo).view_as(yb)
+        err = pred - yb
+        losses = err.square().mean(-1).reshape(-1)
+        g = (err * (pred - lo) * (hi - pred)).mul_(2 / ((hi - lo) * yb.shape[-1])).view(-1, 1)
+        self.write_grads(users, items, u, i, g)
+        self.opt.step()
+        return losses
+
+    def write_grads(self, users, items, u, i, g):
+        if self.sparse:
+            sparse_grads(users, (g * i, g), (self.params[0], self.params[2]))
+            sparse_grads(items, (g * u, g), (self.params[1], self.params[3]))
+            return
+        for grad in self.grads:
+            grad.zero_()
+        self.grads[0].index_add_(0, users, g * i)
+        self.grads[1].index_add_(0, items, g * u)
+        self.grads[2].index_add_(0, users, g)
+        self.grads[3].index_add_(0, items, g)
+
+
 def dot_step(learner, opt: torch.optim.Optimizer):
     """The Learner step (``make_step``) for DotProductBias (one or stacked) with MSE; falls back to
     autograd (and says so in the log) for any other model, loss or decay."""
@@ -62,56 +124,4 @@ def dot_step(learner, opt: torch.optim.Optimizer):
     if gap is not None:
         log.info("analytic collab step not used: %s; autograd computes the gradient", gap)
         return autograd_step(learner, opt)
-    model = learner.model
-    lo, hi = model.y_range
-    params = tables(model)
-    stacked = isinstance(model, StackedDotProductBias)
-    sparse = not stacked and model.u_weight.sparse
-
-    def rows(t):  # one [K * n, d] table for the stacked models' [K, n, d]
-        return flat_rows(t) if stacked else t
-
-    if stacked:
-        user_offset, item_offset = model.row_offsets(learner.torch_device)
-
-    flat = [rows(p.detach()) for p in params]
-    if not sparse:
-        for p in params:
-            p.grad = torch.zeros_like(p)
-        grads = [rows(p.grad) for p in params]
-
-    def sparse_grads(index, parts, table_params):
-        """Each part's rows summed per distinct index, as coalesced sparse gradients of the tables."""
-        touched, inverse = torch.unique(index, return_inverse=True)
-        for part, p in zip(parts, table_params):
-            summed = part.new_zeros(len(touched), part.shape[1]).index_add_(0, inverse, part)
-            # valid by construction (unique's sorted distinct rows): torch's invariant check is skipped
-            p.grad = torch.sparse_coo_tensor(touched[None], summed, p.shape, is_coalesced=True,
-                                             check_invariants=False)
-
-    @torch.no_grad()
-    def step(xb, yb):
-        if stacked:
-            users, items = (xb[..., 0] + user_offset).reshape(-1), (xb[..., 1] + item_offset).reshape(-1)
-        else:
-            users, items = xb[:, 0], xb[:, 1]
-        u, i = flat[0].index_select(0, users), flat[1].index_select(0, items)
-        z = (u * i).sum(-1) + flat[2].index_select(0, users)[:, 0] + flat[3].index_select(0, items)[:, 0]
-        pred = torch.sigmoid(z).mul_(hi - lo).add_(lo).view_as(yb)
-        err = pred - yb
-        losses = err.square().mean(-1).reshape(-1)
-        g = (err * (pred - lo) * (hi - pred)).mul_(2 / ((hi - lo) * yb.shape[-1])).view(-1, 1)
-        if sparse:
-            sparse_grads(users, (g * i, g), (params[0], params[2]))
-            sparse_grads(items, (g * u, g), (params[1], params[3]))
-        else:
-            for grad in grads:
-                grad.zero_()
-            grads[0].index_add_(0, users, g * i)
-            grads[1].index_add_(0, items, g * u)
-            grads[2].index_add_(0, users, g)
-            grads[3].index_add_(0, items, g)
-        opt.step()
-        return losses
-
-    return step
+    return AnalyticStep(learner, opt)

@@ -10,9 +10,7 @@ then the model is K stacked models (its output has a leading axis of K, e.g.
 from __future__ import annotations
 
 import copy
-import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +21,13 @@ from torch import nn
 
 from lesson5.errors import PipelineError
 from lesson5.train.device import resolve_device, resolve_precision
-from lesson5.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from lesson5.train.callbacks import (Callback, Checkpointer, ProgressLog, Recorder, Run, StopAfter, StopOnNonFinite,
+                                     Validator)
+from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
 from lesson5.train.smoothing import LossSmoother
 
-log = logging.getLogger(__name__)
 
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (xb, yb) -> loss per model, detached
@@ -218,11 +217,17 @@ class Learner:
             opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=epochs * self.n_batches(),
             pct_start=pct_start, anneal_strategy="cos", cycle_momentum=supports_momentum_cycling(self.opt),
             base_momentum=moms[1], max_momentum=moms[0], div_factor=div_factor, final_div_factor=final_div_factor)
-        return self._run(opt, sched, epochs, checkpoint=checkpoint)
+        return self._fit(Run(self, opt, sched, epochs, self.iterations), self.fit_callbacks(checkpoint))
 
     def fit(self, epochs: int, lr=1e-3, checkpoint: str | Path | None = None) -> pd.DataFrame:
         """Constant learning rate(s)."""
-        return self._run(self.optimizer(self.lrs(lr)), None, epochs, checkpoint=checkpoint)
+        run = Run(self, self.optimizer(self.lrs(lr)), None, epochs, self.iterations)
+        return self._fit(run, self.fit_callbacks(checkpoint))
+
+    def fit_callbacks(self, checkpoint=None) -> list[Callback]:
+        recorder = Recorder()
+        return [recorder, StopOnNonFinite(recorder), Validator(recorder, self.valid_every),
+                ProgressLog(self.log_every, self.n_batches())] + ([Checkpointer(checkpoint)] if checkpoint else [])
 
     def lr_find(self, start_lr=1e-7, end_lr=10.0, num_it=100, stop_div=True, beta=0.98) -> pd.DataFrame:
         """fastai's lr finder: the lr grows exponentially from start_lr to end_lr over num_it batches
@@ -240,83 +245,35 @@ class Learner:
             curve.append(smoother.last)
             return stop_div and above
 
-        records = []
-        self._run(opt, sched, math.ceil(num_it / self.n_batches()), max_steps=num_it, validate=False,
-                  stop=diverged, records=records)
+        run = Run(self, opt, sched, math.ceil(num_it / self.n_batches()), records=[])
+        self._fit(run, [Recorder(), StopAfter(num_it, diverged), ProgressLog(self.log_every, self.n_batches())])
         self.model.load_state_dict(state)
         set_rng_state(rng, self.generators)
-        sweep = pd.DataFrame(records)[["lr", "loss"]]
-        return sweep.assign(smoothed_loss=curve)
+        return pd.DataFrame(run.records)[["lr", "loss"]].assign(smoothed_loss=curve)
 
     # ----- the loop -----------------------------------------------------------------------------
-    def _run(self, opt, sched, epochs: int, *, max_steps: int | None = None, validate: bool = True,
-             stop: Callable[[float], bool] | None = None, records: list | None = None,
-             checkpoint: str | Path | None = None) -> pd.DataFrame:
-        """Train for ``epochs`` (at most ``max_steps`` batches; ``stop(loss)`` ends early), stepping
-        ``sched`` after every batch. Per-batch records go to ``records`` (default: self.iterations);
-        returns one row per epoch and model. With ``checkpoint``, the state after each epoch is
-        saved there, and a run that finds it continues from it."""
-        records = self.iterations if records is None else records
-        step = self.make_step(self, opt)
-        mom_key = "betas" if "betas" in opt.defaults else "momentum"
-        rows, first, n_batches = [], 1, self.n_batches()
-        if checkpoint is not None and Path(checkpoint).exists():
-            first, rows = self._resume(checkpoint, opt, sched, records)
-        taken = 0
-        for epoch in range(first, epochs + 1):
-            start = time.perf_counter()
+    def _fit(self, run: Run, callbacks: list[Callback]) -> pd.DataFrame:
+        """fastai's fit: epochs of batches, each a step and a scheduler step, the rest in callbacks.
+        Returns one row per epoch and model (the rows a Validator wrote)."""
+        def event(name):
+            for callback in callbacks:
+                getattr(callback, name)(run)
+
+        event("begin_fit")
+        step = self.make_step(self, run.opt)
+        for run.epoch in range(run.first_epoch, run.epochs + 1):
             self.model.train()
-            losses, lr_trace, mom_trace = [], [], []
-            halt = False
-            for i, (xb, yb) in enumerate(self._batches()):
-                group = opt.param_groups[-1]
-                lr_trace.append(group["lr"])
-                mom = group.get(mom_key, 0.0)
-                mom_trace.append(mom[0] if isinstance(mom, tuple) else mom)
-                losses.append(step(xb, yb))
-                if sched is not None:
-                    sched.step()
-                taken += 1
-                if self.log_every and (i + 1) % self.log_every == 0:
-                    log.info("epoch %d batch %d/%d loss %.4f", epoch, i + 1, n_batches, float(losses[i].mean()))
-                if (stop is not None and stop(float(losses[i][0]))) or (max_steps is not None and taken >= max_steps):
-                    halt = True
+            event("begin_epoch")
+            for run.batch, (xb, yb) in enumerate(self._batches()):
+                event("before_batch")
+                run.loss = step(xb, yb)
+                if run.sched is not None:
+                    run.sched.step()
+                event("after_batch")
+                if run.stop:
                     break
             xb = yb = None  # the epoch's gathered batches go before the next epoch gathers its own
-            if not losses:
-                raise PipelineError(f"epoch {epoch} has no training batches (the training set is empty)")
-            losses = torch.stack(losses).cpu()  # [batches, models]
-            if validate and not torch.isfinite(losses).all():
-                raise PipelineError(f"training diverged in epoch {epoch} (loss is not finite); lower the lr")
-            base = len(records)
-            for k, seed in enumerate(self.seeds):
-                records += [{"iteration": base // len(self.seeds) + b, "epoch": epoch, "lr": lr_trace[b],
-                             "momentum": mom_trace[b], "loss": float(losses[b, k]),
-                             **({"seed": seed} if self.stacked else {})} for b in range(len(losses))]
-            seconds = time.perf_counter() - start
-            if validate:
-                due = epoch == epochs or (self.valid_every and epoch % self.valid_every == 0)
-                valid = self.validate() if due else [{} for _ in self.seeds]
-                for k, (seed, metrics) in enumerate(zip(self.seeds, valid)):
-                    row = {"epoch": epoch, **({"seed": seed} if self.stacked else {}),
-                           "train_loss": float(losses[:, k].mean()), **metrics, "seconds": seconds}
-                    rows.append(row)
-                    log.info("epoch %d/%d " + " ".join(f"{name} %s" for name in list(row)[1:]), epoch, epochs,
-                             *(f"{v:.4f}" if isinstance(v, float) else v for v in list(row.values())[1:]))
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, epoch=epoch, model=self.model, opt=opt, sched=sched,
-                                generators=self.generators, rows=rows, records=records)
-            if halt:
+            event("after_epoch")
+            if run.stop:
                 break
-        return pd.DataFrame(rows)
-
-    def _resume(self, path, opt, sched, records: list) -> tuple[int, list]:
-        saved = load_checkpoint(path, self.torch_device)
-        self.model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        if sched is not None:
-            sched.load_state_dict(saved["sched"])
-        set_rng_state(saved["rng"], self.generators)
-        records[:] = saved["records"]
-        log.info("resumed from %s after epoch %d", path, saved["epoch"])
-        return saved["epoch"] + 1, saved["rows"]
+        return pd.DataFrame(run.rows)

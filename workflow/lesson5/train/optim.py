@@ -15,7 +15,9 @@ exempt parameters go in param groups of their own with weight_decay 0, as fastai
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,14 +26,48 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from lesson5.errors import PipelineError
 from lesson5.train.lazy_adamw import LazyAdamW
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw", "sparse_adam", "lazy_adamw")
 WD_MODES = ("decoupled", "l2", "loss")
+
+
+def adam(groups, lr, wd_mode, betas, eps, momentum):
+    """torch's Adam, or AdamW for decoupled decay, on the fused kernel where every parameter allows it."""
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
+    cls = torch.optim.AdamW if wd_mode == "decoupled" else torch.optim.Adam
+    return cls(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """One entry of the table: how to build it, whether its own weight_decay is decoupled decay, whether
+    1cycle cycles its momentum (Adam's beta1, SGD's momentum), and the decay modes it takes."""
+
+    build: Callable  # (param groups, lr, wd_mode, betas, eps, momentum) -> torch optimizer
+    decoupled: bool
+    cycles_momentum: bool
+    wd_modes: tuple[str, ...] = WD_MODES
+
+
+OPTIMIZERS = {
+    "sgd": Optimizer(lambda g, lr, mode, betas, eps, mom: torch.optim.SGD(g, lr=lr), False, False),
+    "momentum": Optimizer(lambda g, lr, mode, betas, eps, mom: torch.optim.SGD(g, lr=lr, momentum=mom), False, True),
+    "rmsprop": Optimizer(lambda g, lr, mode, betas, eps, mom: torch.optim.RMSprop(g, lr=lr, alpha=0.99, eps=eps),
+                         False, False),
+    "adam": Optimizer(adam, True, True),
+    "adamw": Optimizer(adam, True, True, ("decoupled",)),
+    # Adam on the rows a sparse gradient holds (embeddings with sparse=True); torch's has no decay of its own
+    "sparse_adam": Optimizer(lambda g, lr, mode, betas, eps, mom: torch.optim.SparseAdam(g, lr=lr, betas=tuple(betas),
+                                                                                          eps=eps),
+                             False, True, ("decoupled",)),
+    # the same update and decay on index ops: faster on large tables
+    "lazy_adamw": Optimizer(lambda g, lr, mode, betas, eps, mom: LazyAdamW(g, lr=lr, betas=tuple(betas), eps=eps),
+                            True, True, ("decoupled",)),
+}
 
 
 def builtin_decay(name: str, wd_mode: str) -> bool:
     """Whether torch's optimizer applies this decay itself through its weight_decay argument
-    (otherwise ManualDecay does: decoupled decay for SGD/RMSprop, L2 in the loss)."""
-    return wd_mode == "l2" or (wd_mode == "decoupled" and name in ("adam", "adamw", "lazy_adamw"))
+    (otherwise ManualDecay does: decoupled decay for SGD/RMSprop/SparseAdam, L2 in the loss)."""
+    return wd_mode == "l2" or (wd_mode == "decoupled" and OPTIMIZERS[name].decoupled)
 
 
 def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: str = "decoupled",
@@ -40,30 +76,15 @@ def make_optimizer(name: str, param_groups: list[dict], *, wd: float, wd_mode: s
     for this group). Adam and AdamW use torch's fused kernel: one pass over all parameters, several
     times faster than the foreach version for ResNet-34 (benchmarks/resnet_throughput.py)."""
     if name not in OPTIMIZERS:
-        raise PipelineError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
+        raise PipelineError(f"unknown optimizer {name!r}; choose one of {tuple(OPTIMIZERS)}")
     if wd_mode not in WD_MODES:
         raise PipelineError(f"unknown wd_mode {wd_mode!r}; choose one of {WD_MODES}")
-    if name in ("adamw", "lazy_adamw") and wd_mode != "decoupled":
-        raise PipelineError(f"{name} is Adam with decoupled weight decay; use adam for wd_mode l2/loss")
+    if wd_mode not in OPTIMIZERS[name].wd_modes:
+        raise PipelineError(f"{name} takes decoupled weight decay only; use adam for wd_mode l2/loss")
     builtin = builtin_decay(name, wd_mode)
     groups = [{"params": g["params"], "lr": g["lr"], "decay": g.get("decay", True),
                "weight_decay": wd if builtin and g.get("decay", True) else 0.0} for g in param_groups]
-    lr = groups[0]["lr"]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, alpha=0.99, eps=eps)
-    if name == "sparse_adam":  # Adam on the rows a sparse gradient holds (embeddings with sparse=True)
-        if wd_mode != "decoupled":
-            raise PipelineError("sparse_adam takes decoupled weight decay only (torch's SparseAdam has none)")
-        return torch.optim.SparseAdam(groups, lr=lr, betas=tuple(betas), eps=eps)
-    if name == "lazy_adamw":  # the same update and decay on index ops: faster on large tables
-        return LazyAdamW(groups, lr=lr, betas=tuple(betas), eps=eps)
-    adam = torch.optim.AdamW if wd_mode == "decoupled" else torch.optim.Adam
-    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
-    return adam(groups, lr=lr, betas=tuple(betas), eps=eps, fused=fused)
+    return OPTIMIZERS[name].build(groups, groups[0]["lr"], wd_mode, betas, eps, momentum)
 
 
 NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
@@ -137,7 +158,7 @@ class ManualDecay:
 
 def supports_momentum_cycling(name: str) -> bool:
     """1cycle cycles Adam's beta1 or SGD's momentum; plain SGD and RMSprop keep theirs (zero)."""
-    return name in ("momentum", "adam", "adamw", "sparse_adam", "lazy_adamw")
+    return OPTIMIZERS[name].cycles_momentum
 
 
 @contextmanager
