@@ -70,7 +70,7 @@ def test_verdicts_and_summary_lines_per_body():
     assert len(paired) == 9 and paired.groupby(["a", "b"]).size().tolist() == [3, 3, 3]
     figures = transfer_gaps(paired)
     broad = figures["transfer: share of label budgets where discriminative, fractal body beats scratch"]
-    assert broad[0] == pytest.approx(2 / 3) and "beats at [5, 50]" in broad[2] and "loses at none" in broad[2]
+    assert broad[0] == pytest.approx(2 / 3) and "beats it at [5, 50]" in broad[2] and "loses at none" in broad[2]
     narrow = figures["transfer: share of label budgets where discriminative, classes body beats scratch"]
     assert narrow[0] == 0 and "loses at [5, 50, 250]" in narrow[2]
     gap = figures["transfer error, discriminative, fractal body minus scratch, 5 labels/class"]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lesson5.experiments.transfer_plan import SCRATCH
+
 
 COLLAB_MAIN = "collab valid RMSE (random 90/10 split)"
 COLLAB_LESSON_DECAY = "collab valid RMSE (random 90/10 split), biases decayed as in the lesson"
 TRANSFER_CLAIM = "the lesson: a pretrained body beats training from scratch when labels are few"
+BREADTH_CLAIM = "Yosinski et al. 2014: a body from a broader source transfers better"
 
 
 def key_figures(collab_baselines, collab_bias_wd, collab_folds, one_cycle=None, transfer_table=None,
@@ -49,10 +52,10 @@ def transfer_gaps(paired) -> dict[str, tuple]:
                 row["mean"], row["std"], f"paired by seed, better on {row.wins} of {row.n_seeds}")
         beats = part[part.verdict.str.contains(" beats ")].budget.tolist()
         loses = part[part.verdict.str.contains(" loses to ")].budget.tolist()
+        claim = TRANSFER_CLAIM if b == SCRATCH else BREADTH_CLAIM
         figures[f"transfer: share of label budgets where {a} beats {b}"] = (
             len(beats) / len(part), float("nan"),
-            f"beats at {beats or 'none'}, loses at {loses or 'none'} labels/class (sign test p <= 0.05); "
-            f"{TRANSFER_CLAIM}")
+            f"beats it at {beats or 'no'} labels/class, loses at {loses or 'none'} (sign test p <= 0.05); {claim}")
     return figures
 
 

@@ -205,8 +205,8 @@ def chunk_is_clean(data: bytes, fmt: TableFormat) -> bool:
     import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
-    if fmt.quoted or len(fmt.sep) > 2 or (len(fmt.sep) == 2 and fmt.sep[0] != fmt.sep[1]):
-        return False
+    if (fmt.quoted and b'"' in data) or len(fmt.sep) > 2 or (len(fmt.sep) == 2 and fmt.sep[0] != fmt.sep[1]):
+        return False  # quotes (where a format has them) and odd separators: the per-line scan
     sep = fmt.sep.encode()
     if len(sep) == 2:  # "::" as one character no value contains (a stray ':' then fails a pattern)
         data = data.replace(sep, b"\x1f")

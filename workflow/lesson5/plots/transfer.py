@@ -12,7 +12,7 @@ from lesson5.train.smoothing import smooth
 
 FAMILY_COLORS = {"fractal": "tab:green", "classes": "tab:orange", "imagenet": "tab:purple", SCRATCH: "tab:blue",
                  RANDOM: "tab:grey"}
-STRATEGY_LINES = {DISCRIMINATIVE: ("-", "o"), HEAD_ONLY: ("--", "s"), HIGH_LR: (":", "x"), SCRATCH: ("-", "o")}
+STRATEGY_LINES = {DISCRIMINATIVE: ("-", "o"), HEAD_ONLY: ("--", "s"), HIGH_LR: ("none", "X"), SCRATCH: ("-", "o")}  # high lr: a few budgets only, not joined
 
 
 def budget_axis(ax, budgets):
@@ -98,8 +98,9 @@ def plot_probes(probes: pd.DataFrame, title: str, path):
             ax.errorbar(part.budget, part["mean"], yerr=part["std"].fillna(0), capsize=3, marker="o",
                         ls=":" if body == RANDOM else "-", color=FAMILY_COLORS.get(body), label=f"{body} body")
         budget_axis(ax, stats.budget)
-        ax.set(title=layer, xlabel="labelled images per class (log scale)", ylim=(0, None))
+        ax.set(title=layer, xlabel="labelled images per class (log scale)")
         ax.legend(fontsize=8)
+    axes[0, 0].set_ylim(bottom=0)  # once every panel is drawn: the shared top fits all of them
     axes[0, 0].set_ylabel("valid error of a logistic regression\n(mean ± std over seeds)")
     fig.suptitle(title)
     save(fig, path)
