@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
 import torch
+import yaml
 
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.fractals import FractalSpec, fractal_dataset
@@ -23,22 +24,19 @@ from lesson5.data.image_tasks import source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.models.vision import resnet34_body, save_body
 
-FINETUNE = {"bs": 64, "frozen_epochs": 4, "unfrozen_epochs": 2, "min_steps": 20, "lr": "auto", "lr_slice": "auto",
-            "slice_ratio": 100, "scratch_lr": "auto", "lr_div": 10, "wd": 0.01, "ps": 0.5}
-FINDER = {"start_lr": 1e-7, "end_lr": 10.0, "num_it": 100, "pick": {"frozen": "minimum/10", "unfrozen": "rise/10",
-          "scratch": "minimum/10"}, "rise": 0.2}
+# the default config's recipe: pretraining, fine-tuning and the lr finder as the transfer stage runs them
+TRANSFER = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["transfer"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="a folder of Fashion-MNIST's IDX files")
-    ap.add_argument("--classes", type=int, default=100)
-    ap.add_argument("--per-class", type=int, default=250)
-    ap.add_argument("--variation", type=float, default=0.15)
-    ap.add_argument("--sigma", type=float, nargs=2, default=(0.25, 0.85))
-    ap.add_argument("--min-fill", type=float, default=0.15)
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=0.003)
+    spec = FractalSpec()  # the generator's defaults
+    for name in ("classes", "per_class", "variation", "min_fill", "walkers", "steps", "burn_in"):
+        ap.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(spec, name)), default=getattr(spec, name))
+    ap.add_argument("--sigma", type=float, nargs=2, default=spec.sigma)
+    ap.add_argument("--epochs", type=int, default=TRANSFER["pretrain"]["epochs"])
+    ap.add_argument("--lr", type=float, default=TRANSFER["pretrain"]["lr"])
     ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--finetune", action="store_true", help="also fine-tune (discriminative) at each budget")
@@ -50,7 +48,8 @@ def main():
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     spec = FractalSpec(classes=args.classes, per_class=args.per_class, variation=args.variation,
-                       sigma=tuple(args.sigma), min_fill=args.min_fill)
+                       sigma=tuple(args.sigma), min_fill=args.min_fill, walkers=args.walkers, steps=args.steps,
+                       burn_in=args.burn_in)
     source = fractal_dataset(spec)
     t1 = time.perf_counter()
     body_file = Path(args.body or f"/tmp/fractal_body_{args.classes}_{args.per_class}.pt")
@@ -59,7 +58,8 @@ def main():
         errors = saved.get("errors", [saved.get("valid_error_rate")])
     else:
         data = source_task(source, list(range(args.classes)), 28)
-        learner, history = pretrain(data, {"epochs": args.epochs, "lr": args.lr, "bs": 128, "wd": 0.01}, 0.5, 0,
+        recipe = {**TRANSFER["pretrain"], "epochs": args.epochs, "lr": args.lr}
+        learner, history = pretrain(data, recipe, TRANSFER["finetune"]["ps"], 0,
                                     "cpu", precision="bf16")
         errors = history.error_rate.tolist()
         save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
@@ -90,7 +90,7 @@ def main():
     print(" | ".join(line), flush=True)
     line = []
     if args.finetune:
-        ft = Finetune.from_config(FINETUNE, FINDER, "bf16")
+        ft = Finetune.from_config(TRANSFER["finetune"], TRANSFER["lr_find"], "bf16")
         for budget in args.budgets:
             r = {}
             for family, body in (("pretrained", body_file), ("scratch", None)):

@@ -9,7 +9,7 @@ from lesson5.experiments.transfer_plan import OWN_BODIES, probe_params, pretrain
 from lesson5.experiments.transfer_plan import comparisons as transfer_comparisons
 from lesson5.experiments.transfer_plan import families as transfer_families
 from lesson5.experiments.transfer_plan import finetune_params as transfer_finetune_params
-from lesson5.experiments.transfer_plan import jobs as transfer_jobs
+from lesson5.experiments.transfer_plan import job_columns as transfer_job_columns
 from lesson5.params import collab_model_params
 
 # An experiment's results, logs, benchmarks and checkpoints live under its name; what every

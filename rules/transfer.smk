@@ -3,7 +3,9 @@
 TRANSFER = config["transfer"]
 TRANSFER_DATA = image_npz(TRANSFER["dataset"])
 FAMILIES = transfer_families(TRANSFER)
-JOBS = transfer_jobs(TRANSFER)  # (family, budget) of every fine-tuning job
+JOB_FAMILIES, JOB_BUDGETS = transfer_job_columns(
+    TRANSFER
+)  # (family, budget) of every fine-tuning job
 OWN = [b for b in TRANSFER["bodies"] if b in OWN_BODIES]  # the bodies this pipeline pretrains
 BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
 FRACTALS = f"{OUT}/transfer/fractal/images.npz"
@@ -119,10 +121,14 @@ rule transfer_probe:
 
 rule aggregate_transfer:
     input:
-        runs=[f"{BUDGET_DIR}/runs.tsv".format(family=f, budget=b) for f, b in JOBS],
-        lr_find=[f"{BUDGET_DIR}/lr_find.tsv".format(family=f, budget=b) for f, b in JOBS],
-        iterations=[f"{BUDGET_DIR}/iterations.parquet".format(family=f, budget=b) for f, b in JOBS],
-        confusions=[f"{BUDGET_DIR}/confusion.tsv".format(family=f, budget=b) for f, b in JOBS],
+        runs=expand(f"{BUDGET_DIR}/runs.tsv", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS),
+        lr_find=expand(f"{BUDGET_DIR}/lr_find.tsv", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS),
+        iterations=expand(
+            f"{BUDGET_DIR}/iterations.parquet", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS
+        ),
+        confusions=expand(
+            f"{BUDGET_DIR}/confusion.tsv", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS
+        ),
         probe=rules.transfer_probe.output[0],
         histories=expand(f"{BODY_DIR}/history.tsv", source=OWN),
     output:
@@ -190,13 +196,8 @@ rule aggregate_transfer:
         runtime=5,
         mem_mb=1000,
     params:
-        families=FAMILIES,
         comparisons=transfer_comparisons(TRANSFER),
         class_names=[CLASS_NAMES[TRANSFER["dataset"]][k] for k in TRANSFER["target_classes"]],
-        sources={
-            "classes": f"{TRANSFER['dataset']} classes {TRANSFER['source_classes']}",
-            "fractal": f"{TRANSFER['fractal']['classes']} fractal classes",
-        },
         confusion_budget=TRANSFER["confusion_budget"],
         title=(
             f"ResNet-34 on {TRANSFER['dataset']} classes {TRANSFER['target_classes']}, "

@@ -53,6 +53,21 @@ def test_collab_speed_on_a_generated_release(tiny_ml):
 
 
 @pytest.mark.e2e
+def test_collab_revisions_on_a_generated_release(tiny_ml, tmp_path):
+    from lesson5.data.movielens import get_release
+    from lesson5.data.schemas import parse_release
+    from lesson5.data.splits import random_split
+
+    ratings, items = parse_release(get_release("ml-100k"), tiny_ml / "u.data", tiny_ml / "u.item", tiny_ml / "u.user")
+    random_split(ratings.reset_index(drop=True), 0.2, 42).to_parquet(tmp_path / "split.parquet")
+    items.to_parquet(tmp_path / "items.parquet")
+    out = run("collab_revisions.py", "--trees", ROOT, ROOT, "--split", tmp_path / "split.parquet", "--items",
+              tmp_path / "items.parquet", "--rounds", 1)
+    dot = [line for line in out.splitlines() if " dot: " in line]
+    assert len(dot) == 2 and dot[0].split("valid RMSE")[1] == dot[1].split("valid RMSE")[1]  # same tree, same RMSEs
+
+
+@pytest.mark.e2e
 def test_fractal_source_on_generated_images(tmp_path):
     from lesson5.data.idx import write_fake_idx_dataset
 

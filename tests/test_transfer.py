@@ -138,6 +138,7 @@ def test_paired_differences_and_verdicts_on_a_hand_made_table():
     assert "5 of 5 seeds" in paired.loc[5, "verdict"]
     assert "does not clearly beat" in paired.loc[50, "verdict"] and paired.loc[50, "wins"] == 2
     assert "loses to" in paired.loc[250, "verdict"] and paired.loc[250, "std"] == pytest.approx(0.0)
+    assert paired.outcome.tolist() == ["beats", "does not clearly beat", "loses to"]
     assert paired.loc[5, "differences"] == "-0.200 -0.100 -0.150 -0.050 -0.100"
     assert sign_test_p(4, 5) == pytest.approx(6 / 32)
 

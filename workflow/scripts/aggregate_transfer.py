@@ -25,13 +25,13 @@ def read_all(paths, reader=pd.read_csv, **kw):
     return pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
 
 
-def source_rows(histories, sources: dict) -> pd.DataFrame:
+def source_rows(histories) -> pd.DataFrame:
     """Each pretrained body's error on its own source task's validation images, after its last epoch."""
     rows = []
     for path in histories:
         body, last = Path(path).parent.name, pd.read_csv(path, sep="\t").iloc[-1]
         rows.append({"budget": round(last.train_images / last.classes), "family": body, "strategy": None,
-                     "method": f"source task: the {body} body on its own {sources[body]} (every image)",
+                     "method": f"source task: the {body} body on its own {last.source} (every image)",
                      "error_rate_mean": last.error_rate, "error_rate_std": 0.0, "n_seeds": 1,
                      "error": f"{last.error_rate:.3f}"})
     return pd.DataFrame(rows)
@@ -44,7 +44,7 @@ def main(smk):
     table = budget_table(runs, probes)
     paired = all_paired(runs, p.comparisons)
     with open(o.table, "w") as out:
-        out.write(pd.concat([table, source_rows(i.histories, p.sources)]).to_csv(sep="\t", index=False,
+        out.write(pd.concat([table, source_rows(i.histories)]).to_csv(sep="\t", index=False,
                                                                                   float_format="%.4f"))
         for line in paired.verdict:
             out.write(f"# verdict: {line}\n")

@@ -18,8 +18,12 @@ log = logging.getLogger("lesson5.fractal_images")
 def main(smk):
     spec = FractalSpec.from_config(smk.params.fractal, smk.params.size, smk.params.seed)
     step = max(1, spec.classes // 10)
-    arrays = fractal_dataset(spec, on_class=lambda c: c % step == step - 1 and log.info("class %d of %d", c + 1,
-                                                                                          spec.classes))
+
+    def progress(c):  # a line every tenth of the classes
+        if c % step == step - 1:
+            log.info("class %d of %d", c + 1, spec.classes)
+
+    arrays = fractal_dataset(spec, on_class=progress)
     log.info("%d classes, %d train and %d valid images; the filling-rate filter dropped %d systems",
              spec.classes, len(arrays["y_train"]), len(arrays["y_valid"]), int(arrays["rejected"]))
     np.savez_compressed(smk.output.images, **arrays)

@@ -31,10 +31,11 @@ def main(smk):
              len(data.y_train), device, precision)
     learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, str(device),
                                 checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision)
-    history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes))
-    history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
     described = f"{cfg['dataset']} classes {cfg['source_classes']}" if source == "classes" else \
         f"{len(data.classes)} fractal classes"
+    history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes),
+                             source=described)  # the aggregation's name for this source task
+    history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
     save_body(learner.model.cpu(), smk.output.body, source=described, size=cfg["size"],
               valid_error_rate=float(history.error_rate.iloc[-1]))
     remove_checkpoints(smk.params.checkpoints)

@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import torch
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.budgets import budget_indices
 from lesson5.data.image_tasks import target_tasks
-from lesson5.experiments.transfer_plan import OWN_BODIES, RANDOM
+from lesson5.experiments.transfer_plan import RANDOM
 from lesson5.models.vision import resnet34_body
 from lesson5.runner import run_script, seed_everything
 
@@ -30,8 +31,8 @@ def main(smk):
     # budgets are nested: images of the largest only, one feature pass; the smaller ones are subsets
     tasks = target_tasks(arrays, cfg["target_classes"], [max(budgets)], seeds, cfg["valid_per_class"],
                          smk.params.valid_seed, cfg["size"])
-    files = iter(smk.input.bodies)  # this pipeline's bodies, in the order of cfg["bodies"]
-    weights = {b: next(files) if b in OWN_BODIES else b for b in cfg["bodies"]}
+    made = {Path(f).parent.name: f for f in smk.input.bodies}  # this pipeline's: transfer/bodies/<name>/body.pt
+    weights = {b: made.get(b, b) for b in cfg["bodies"]}  # else torchvision's (imagenet)
     torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
     bodies = {RANDOM: resnet34_body("scratch")} | {b: resnet34_body(w, "resources/torch") for b, w in weights.items()}
     subsets = {seed: budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed) for seed in seeds}

@@ -50,8 +50,8 @@ def transfer_gaps(paired) -> dict[str, tuple]:
         for _, row in part.iloc[[0, -1]].drop_duplicates("budget").iterrows():
             figures[f"transfer error, {a} minus {b}, {row.budget} labels/class"] = (
                 row["mean"], row["std"], f"paired by seed, better on {row.wins} of {row.n_seeds}")
-        beats = part[part.verdict.str.contains(" beats ")].budget.tolist()
-        loses = part[part.verdict.str.contains(" loses to ")].budget.tolist()
+        beats = part[part.outcome == "beats"].budget.tolist()
+        loses = part[part.outcome == "loses to"].budget.tolist()
         claim = TRANSFER_CLAIM if b == SCRATCH else BREADTH_CLAIM
         figures[f"transfer: share of label budgets where {a} beats {b}"] = (
             len(beats) / len(part), float("nan"),

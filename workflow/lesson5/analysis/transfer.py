@@ -38,7 +38,7 @@ def verdict_word(p_win: float, p_lose: float) -> str:
 def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCRATCH, SCRATCH)) -> pd.DataFrame:
     """Per budget: each seed's error of run ``a`` minus run ``b`` (each a (family, strategy); negative:
     ``a`` is better), their mean and std, how many seeds ``a`` wins, the sign test's p, and a verdict."""
-    columns = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "verdict"]
+    columns = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "outcome", "verdict"]
     wide = runs.pivot_table(index=["budget", "seed"], columns=["family", "strategy"], values="error_rate")
     if a not in wide or b not in wide:
         return pd.DataFrame(columns=columns)
@@ -49,9 +49,10 @@ def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCR
         n, wins, losses = len(diff), int((diff < 0).sum()), int((diff > 0).sum())
         mean, std = float(diff.mean()), float(diff.std(ddof=1)) if n > 1 else 0.0
         p_win, p_lose = sign_test_p(wins, n), sign_test_p(losses, n)
+        outcome = verdict_word(p_win, p_lose)
         rows.append({"a": name_a, "b": name_b, "budget": int(budget), "differences": " ".join(f"{d:+.3f}" for d in diff),
-                     "mean": mean, "std": std, "wins": wins, "n_seeds": n, "p": min(p_win, p_lose),
-                     "verdict": f"{budget} labels/class: {name_a} {verdict_word(p_win, p_lose)} {name_b}: error "
+                     "mean": mean, "std": std, "wins": wins, "n_seeds": n, "p": min(p_win, p_lose), "outcome": outcome,
+                     "verdict": f"{budget} labels/class: {name_a} {outcome} {name_b}: error "
                                 f"difference {mean:+.3f} ± {std:.3f}, better on {wins} of {n} seeds "
                                 f"(sign test p = {min(p_win, p_lose):.3f})"})
     return pd.DataFrame(rows, columns=columns)

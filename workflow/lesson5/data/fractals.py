@@ -11,14 +11,11 @@ area-downsampled (an antialiased image without a rasteriser).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from lesson5.errors import PipelineError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ def rotation(angle: np.ndarray) -> np.ndarray:
 def chaos_game(systems: np.ndarray, rng: np.random.Generator, spec: FractalSpec) -> np.ndarray:
     """The points of the chaos game for a batch of systems [n, k, 2, 3] of one class: [n, points, 2].
     Map i is chosen with probability proportional to |det A_i| (FractalDB's rule)."""
-    n, k = systems.shape[:2]
+    n = len(systems)
     det = np.abs(np.linalg.det(systems[:, :, :, :2])) + 1e-6
     cum = np.cumsum(det / det.sum(1, keepdims=True), axis=1)
     xy = rng.uniform(-1, 1, (n, spec.walkers, 2))

@@ -46,7 +46,7 @@ def images_and_labels(x: np.ndarray, y: np.ndarray, index: np.ndarray, classes, 
 def source_task(arrays: dict, classes, size: int) -> TaskData:
     """Every training and validation image of the source classes (None: every class of the set)."""
     if classes is None:
-        classes = sorted(set(np.unique(arrays["y_train"]).tolist()))
+        classes = np.unique(arrays["y_train"]).tolist()
 
     def rows(part):
         return images_and_labels(arrays[f"x_{part}"], arrays[f"y_{part}"],

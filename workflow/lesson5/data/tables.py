@@ -26,6 +26,8 @@ REPORT_COLUMNS = ["file", "line", "column", "check", "failure_case"]
 CHUNK = 1 << 22
 INTEGER = re.compile(r"[+-]?\d+")
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# the same checks for pyarrow's RE2 (whose \d is ASCII only: stricter, so a chunk it fails is scanned)
+WHOLE_VALUE = {"int": f"^{INTEGER.pattern}$", "float": f"^{NUMBER.pattern}$", "flag": "^[01]$"}
 
 
 @dataclass
@@ -221,9 +223,8 @@ def chunk_is_clean(data: bytes, fmt: TableFormat) -> bool:
         return False
     if table.num_rows != data.count(b"\n") or b"\r" in data:
         return False
-    patterns = {"int": r"^[+-]?\d+$", "float": r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", "flag": r"^[01]$"}
-    return all(pc.all(pc.match_substring_regex(table.column(c), patterns[k])).as_py() is not False
-               for c, k in zip(fmt.columns, fmt.types) if k in patterns)
+    return all(pc.all(pc.match_substring_regex(table.column(c), WHOLE_VALUE[k])).as_py() is not False
+               for c, k in zip(fmt.columns, fmt.types) if k in WHOLE_VALUE)
 
 
 def scan_large(path, fmt: TableFormat, problems: Problems, chunk: int = CHUNK):

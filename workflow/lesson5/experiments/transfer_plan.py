@@ -11,9 +11,9 @@ HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH = "head_only", "discriminative", "un
 STRATEGIES = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH)
 FROM_BODY = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR)  # continue from a body's frozen stage
 
-# the bodies a job can start from; the first two are pretrained by this pipeline
-OWN_BODIES = {"fractal": "generated fractals (broad)", "classes": "source classes of the dataset (narrow)"}
-BODIES = (*OWN_BODIES, "imagenet")
+# the bodies this pipeline pretrains: on generated fractals (broad), on source classes of the dataset
+# (narrow); a config's bodies may also name imagenet (torchvision's weights)
+OWN_BODIES = ("fractal", "classes")
 RANDOM = "random"  # the probes' untrained body
 
 FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
@@ -45,6 +45,12 @@ def jobs(transfer: dict) -> list[tuple[str, int]]:
     return [(f, b) for f in families(transfer) for b in transfer["budgets"] if job_strategies(transfer, f, b)]
 
 
+def job_columns(transfer: dict) -> tuple[list[str], list[int]]:
+    """``jobs`` as two lists, families and budgets (Snakemake's expand(..., zip, ...))."""
+    pairs = jobs(transfer)
+    return [f for f, _ in pairs], [b for _, b in pairs]
+
+
 def finetune_params(transfer: dict, family: str, budget: int) -> dict:
     """Exactly what the (family, budget) fine-tuning job reads."""
     ft_keys, picks = SCRATCH_KEYS if family == SCRATCH else BODY_KEYS
@@ -59,9 +65,9 @@ def finetune_params(transfer: dict, family: str, budget: int) -> dict:
 
 
 def pretrain_params(transfer: dict, source: str) -> dict:
-    """What pretraining the ``source`` body reads (the classes body also its source classes)."""
-    extra = {"source_classes": transfer["source_classes"]} if source == "classes" else {}
-    return {"pretrain": transfer["pretrain"], "ps": transfer["finetune"]["ps"], "dataset": transfer["dataset"],
+    """What pretraining the ``source`` body reads (the classes body also its dataset and source classes)."""
+    extra = {k: transfer[k] for k in ("dataset", "source_classes")} if source == "classes" else {}
+    return {"pretrain": transfer["pretrain"], "ps": transfer["finetune"]["ps"],
             **{k: transfer[k] for k in ("size", "device", "precision")}, **extra}
 
 
@@ -73,6 +79,7 @@ def probe_params(transfer: dict) -> dict:
 def comparisons(transfer: dict) -> list[tuple[tuple[str, str], tuple[str, str]]]:
     """The paired comparisons the stage's verdicts make, each (a, b) of (family, strategy): every body's
     discriminative fine-tuning against scratch, then the first body's against each other body's."""
-    with_disc = [b for b in families(transfer) if b != SCRATCH and DISCRIMINATIVE in transfer["strategies"][b]]
-    pairs = [((b, DISCRIMINATIVE), (SCRATCH, SCRATCH)) for b in with_disc if SCRATCH in families(transfer)]
+    wanted = families(transfer)
+    with_disc = [b for b in wanted if b != SCRATCH and DISCRIMINATIVE in transfer["strategies"][b]]
+    pairs = [((b, DISCRIMINATIVE), (SCRATCH, SCRATCH)) for b in with_disc if SCRATCH in wanted]
     return pairs + [((with_disc[0], DISCRIMINATIVE), (b, DISCRIMINATIVE)) for b in with_disc[1:]]

@@ -17,7 +17,7 @@ import torch
 from lesson5.errors import PipelineError
 from lesson5.train.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 
-log = logging.getLogger("lesson5.train.loop")
+log = logging.getLogger("lesson5.train.loop")  # the loop's lines, under the name they always had
 
 
 @dataclass
