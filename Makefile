@@ -3,6 +3,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CORES ?= 8
+# pytest workers: the end-to-end tests mostly wait on process start-up and imports, so two workers
+# keep two cores busy; --dist loadfile keeps a file's tests, and its module fixtures, on one worker
+TEST_WORKERS ?= 2
 ARGS ?=
 
 .PHONY: venv run test report dryrun lint fmt clean
@@ -18,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider $(ARGS)
+	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.zip $(ARGS)

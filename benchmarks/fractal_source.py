@@ -24,13 +24,27 @@ from lesson5.data.image_tasks import source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.models.vision import resnet34_body, save_body
 
-# the default config's recipe: pretraining, fine-tuning and the lr finder as the transfer stage runs them
-TRANSFER = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["transfer"]
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def transfer_recipe(variant: str | None) -> dict:
+    """The default config's transfer section (pretraining, fine-tuning and the lr finder as the stage runs
+    them), with a variant config's keys merged over it key by key, as Snakemake merges --configfile."""
+    def merged(base, over):
+        return {k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                for k, v in {**base, **over}.items()} if isinstance(over, dict) else over
+
+    base = yaml.safe_load((CONFIG / "config.yaml").read_text())["transfer"]
+    return merged(base, yaml.safe_load(Path(variant).read_text()).get("transfer", {})) if variant else base
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="a folder of Fashion-MNIST's IDX files")
+    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's "
+                                     "(config/tiny.yaml: seconds-long finders and stages, for the test suite)")
+    known, _ = ap.parse_known_args()
+    TRANSFER = transfer_recipe(known.config)
     spec = FractalSpec()  # the generator's defaults
     for name in ("classes", "per_class", "variation", "min_fill", "walkers", "steps", "burn_in"):
         ap.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(spec, name)), default=getattr(spec, name))

@@ -13,6 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def pytest_configure(config):
+    """An xdist worker (two share two cores) trains with one torch thread, not two each. A hook, not
+    module code: scripts that import a test module as a plain module must not pull torch in."""
+    if hasattr(config, "workerinput"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items):
+    """The tiny run's tests first: the longest file starts at once and the other worker takes the rest."""
+    items.sort(key=lambda item: "tiny_pipeline" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture
 def tiny_ml(tmp_path) -> Path:
     """A generated ml-100k-shaped folder (a few hundred ratings, latin-1 titles)."""
@@ -45,3 +59,17 @@ def workdir(tmp_path) -> Path:
     (work / "profiles").mkdir(parents=True)
     shutil.copytree(ROOT / "profiles" / "default", work / "profiles" / "default")
     return work
+
+
+def tiny_sources(workdir):
+    """The tiny config's generated data: an ml-100k-shaped folder and small Fashion-MNIST IDX files."""
+    from lesson5.data.idx import write_fake_idx_dataset
+
+    write_fake_idx_dataset(workdir / "resources" / "synthetic" / "fashion-mnist")
+    return write_ml100k_like(workdir / "resources" / "synthetic" / "ml-100k")
+
+
+def tiny_run(workdir, *targets, extra=()):
+    """The tiny config as its comment says to run it (generated data, fetched unverified)."""
+    tiny_sources(workdir)
+    return snakemake(*targets, "--configfile", ROOT / "config" / "tiny.yaml", "--cores", "2", *extra, cwd=workdir)

@@ -73,7 +73,8 @@ def test_fractal_source_on_generated_images(tmp_path):
 
     data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
     out = run("fractal_source.py", "--data", data, "--classes", 3, "--per-class", 8, "--epochs", 1, "--budgets", 2,
-              "--seeds", 0, "--n-valid", 100, "--valid-per-class", 4, "--body", tmp_path / "body.pt", "--finetune")
+              "--seeds", 0, "--n-valid", 100, "--valid-per-class", 4, "--body", tmp_path / "body.pt", "--finetune",
+              "--config", ROOT / "config" / "tiny.yaml")
     assert "probe@2 layer2" in out and "finetune@2 disc" in out
 
 

@@ -62,6 +62,16 @@ def test_nested_numeric_overrides_on_the_command_line_are_typed():
     assert proc.returncode == 0, proc.stdout[-2000:]
 
 
+def test_null_on_the_command_line_is_none_and_an_empty_string_stays():
+    from lesson5.cli_config import typed
+
+    # Snakemake's BaseLoader hands every nested scalar over as a string
+    assert typed({"wd": "null", "a": "~", "b": "", "c": "none", "d": "2"}) == {"wd": None, "a": None, "b": "",
+                                                                                "c": "none", "d": 2}
+    proc = snakemake("collab", "-n", "--config", "collab={'sweeps': {'wd': null}}", cwd=ROOT)
+    assert proc.returncode == 0 and "collab_sweep" in proc.stdout, proc.stdout[-2000:]
+
+
 @pytest.mark.parametrize("edit, fragment", [
     (lambda c: c["collab"]["model"].update(y_range=[5.5, 0.0]), "collab.model.y_range"),
     (lambda c: c["transfer"]["lr_find"].update(start_lr=100.0), "transfer.lr_find.start_lr"),
