@@ -5,6 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 CORES ?= 8
 # pytest workers: the end-to-end tests mostly wait on process start-up and imports, so two workers
 # keep two cores busy; --dist loadfile keeps a file's tests, and its module fixtures, on one worker
+# (xdist 3.8's --dist loadgroup does not group under pytest 9.2: tests marked alike still split)
 TEST_WORKERS ?= 2
 ARGS ?=
 
