@@ -79,6 +79,17 @@ def test_fractal_source_on_generated_images(tmp_path):
 
 
 @pytest.mark.e2e
+def test_finetune_parts_on_generated_images(tmp_path):
+    from lesson5.data.idx import write_fake_idx_dataset
+
+    data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
+    out = run("finetune_parts.py", "--data", data, "--budgets", 2, "--n-valid", 100, "--config",
+              ROOT / "config" / "tiny.yaml")
+    row = out.splitlines()[-1].split(" | ")
+    assert row[0] == "2" and len(row) == 5 and "epochs" in row[2]
+
+
+@pytest.mark.e2e
 def test_resnet_throughput_small():
     out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32")
     assert "images/s" in out

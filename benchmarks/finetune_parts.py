@@ -1,0 +1,58 @@
+"""Where a fine-tuning job's time goes: the lr finders against the stages they pick lrs for, per label
+budget, on one thread with the config's recipe (finder settings, stage epochs, min_steps, precision).
+The body's weights do not change the cost, so a random ResNet-34 stands in for a pretrained one.
+
+    python benchmarks/finetune_parts.py --data DIR_OF_UNPACKED_IDX_FILES --budgets 5 25 100
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+import torch
+
+from fractal_source import transfer_recipe
+from lesson5.data.idx import load_idx_dataset, split_train_valid
+from lesson5.data.image_tasks import target_tasks
+from lesson5.experiments.transfer import BudgetResult, Finetune, find_lr
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="a folder of Fashion-MNIST's IDX files")
+    ap.add_argument("--budgets", type=int, nargs="+", default=[5, 25, 100])
+    ap.add_argument("--n-valid", type=int, default=10000, help="training images held out as the valid split")
+    ap.add_argument("--precision", default="bf16")
+    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cfg = transfer_recipe(args.config)
+    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], args.precision)
+    arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
+    tasks = target_tasks(arrays, cfg["target_classes"], args.budgets, [0], cfg["valid_per_class"], 0, cfg["size"])
+    print("labels/class | frozen finder | frozen stage | unfrozen finder | unfrozen stage (seconds, iterations)")
+    for budget in args.budgets:
+        learner, sweeps = ft.learner(tasks[0][budget], "scratch", 0, "cpu"), BudgetResult()
+        frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
+        learner.freeze()
+        head, t_find = timed(find_lr, learner, ft, "frozen", budget, sweeps)
+        _, t_frozen = timed(learner.fit_one_cycle, frozen_epochs, head)
+        learner.unfreeze()
+        hi, t_find2 = timed(find_lr, learner, ft, "unfrozen", budget, sweeps)
+        _, t_unfrozen = timed(learner.fit_one_cycle, unfrozen_epochs, [hi / ft.slice_ratio, hi])
+        its = [len(s) for s in sweeps.sweeps]
+        print(f"{budget} | {t_find:.1f} s ({its[0]}) | {t_frozen:.1f} s ({frozen_epochs} epochs) | "
+              f"{t_find2:.1f} s ({its[1]}) | {t_unfrozen:.1f} s ({unfrozen_epochs} epochs)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
