@@ -7,7 +7,6 @@ The body's weights do not change the cost, so a random ResNet-34 stands in for a
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
@@ -17,13 +16,7 @@ import torch
 from fractal_source import transfer_recipe
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import target_tasks
-from lesson5.experiments.transfer import BudgetResult, Finetune, find_lr
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - start
+from lesson5.experiments.transfer import BudgetResult, Finetune, chosen_lr, slice_lrs, timed
 
 
 def main():
@@ -44,14 +37,16 @@ def main():
         learner, sweeps = ft.learner(tasks[0][budget], "scratch", 0, "cpu"), BudgetResult()
         frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
         learner.freeze()
-        head, t_find = timed(find_lr, learner, ft, "frozen", budget, sweeps)
+        # the job's own steps (finetune_from_body), each timed: the finders run where the config says auto
+        head, t_find = timed(chosen_lr, learner, ft, "frozen", ft.lr, budget, sweeps)
         _, t_frozen = timed(learner.fit_one_cycle, frozen_epochs, head)
         learner.unfreeze()
-        hi, t_find2 = timed(find_lr, learner, ft, "unfrozen", budget, sweeps)
-        _, t_unfrozen = timed(learner.fit_one_cycle, unfrozen_epochs, [hi / ft.slice_ratio, hi])
-        its = [len(s) for s in sweeps.sweeps]
-        print(f"{budget} | {t_find:.1f} s ({its[0]}) | {t_frozen:.1f} s ({frozen_epochs} epochs) | "
-              f"{t_find2:.1f} s ({its[1]}) | {t_unfrozen:.1f} s ({unfrozen_epochs} epochs)", flush=True)
+        lrs, t_find2 = timed(slice_lrs, learner, ft, budget, sweeps)
+        _, t_unfrozen = timed(learner.fit_one_cycle, unfrozen_epochs, list(lrs))
+        its = {s.finder.iloc[0]: len(s) for s in sweeps.sweeps}  # a fixed lr runs no finder
+        print(f"{budget} | {t_find:.1f} s ({its.get('frozen', 0)}) | {t_frozen:.1f} s ({frozen_epochs} epochs) | "
+              f"{t_find2:.1f} s ({its.get('unfrozen', 0)}) | {t_unfrozen:.1f} s ({unfrozen_epochs} epochs)",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 import numpy as np
 import torch
 import yaml
+from snakemake.utils import update_config
 
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.fractals import FractalSpec, fractal_dataset
@@ -29,13 +30,11 @@ CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 def transfer_recipe(variant: str | None) -> dict:
     """The default config's transfer section (pretraining, fine-tuning and the lr finder as the stage runs
-    them), with a variant config's keys merged over it key by key, as Snakemake merges --configfile."""
-    def merged(base, over):
-        return {k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-                for k, v in {**base, **over}.items()} if isinstance(over, dict) else over
-
-    base = yaml.safe_load((CONFIG / "config.yaml").read_text())["transfer"]
-    return merged(base, yaml.safe_load(Path(variant).read_text()).get("transfer", {})) if variant else base
+    them), with a variant config's keys merged over it by Snakemake's own --configfile merge."""
+    config = yaml.safe_load((CONFIG / "config.yaml").read_text())
+    if variant:
+        update_config(config, yaml.safe_load(Path(variant).read_text()))
+    return config["transfer"]
 
 
 def main():
