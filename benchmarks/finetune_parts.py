@@ -1,5 +1,6 @@
 """Where a fine-tuning job's time goes: the lr finders against the stages they pick lrs for, per label
-budget, on one thread with the config's recipe (finder settings, stage epochs, min_steps, precision).
+budget, on one thread with the config's recipe (finder settings, stage epochs, min_steps, precision,
+convolutions).
 The body's weights do not change the cost, so a random ResNet-34 stands in for a pretrained one.
 
     python benchmarks/finetune_parts.py --data DIR_OF_UNPACKED_IDX_FILES --budgets 5 25 100
@@ -17,6 +18,7 @@ from fractal_source import transfer_recipe
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import target_tasks
 from lesson5.experiments.transfer import BudgetResult, Finetune, chosen_lr, slice_lrs, timed
+from lesson5.train.device import resolve_precision
 
 
 def main():
@@ -24,12 +26,13 @@ def main():
     ap.add_argument("--data", required=True, help="a folder of Fashion-MNIST's IDX files")
     ap.add_argument("--budgets", type=int, nargs="+", default=[5, 25, 100])
     ap.add_argument("--n-valid", type=int, default=10000, help="training images held out as the valid split")
-    ap.add_argument("--precision", default="bf16")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], help="default: the config's, as a job resolves it")
     ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = transfer_recipe(args.config)
-    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], args.precision)
+    precision = args.precision or resolve_precision(cfg["precision"], torch.device("cpu"))
+    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision, cfg["conv"])
     arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
     tasks = target_tasks(arrays, cfg["target_classes"], args.budgets, [0], cfg["valid_per_class"], 0, cfg["size"])
     print("labels/class | frozen finder | frozen stage | unfrozen finder | unfrozen stage (seconds, iterations)")

@@ -24,6 +24,7 @@ from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.models.vision import resnet34_body, save_body
+from lesson5.train.device import resolve_precision
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -59,6 +60,8 @@ def main():
     ap.add_argument("--reuse", action="store_true", help="load the body from --body where it exists")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    # precision and convolutions as the stage's jobs resolve them
+    precision, conv = resolve_precision(TRANSFER["precision"], torch.device("cpu")), TRANSFER["conv"]
     t0 = time.perf_counter()
     spec = FractalSpec(classes=args.classes, per_class=args.per_class, variation=args.variation,
                        sigma=tuple(args.sigma), min_fill=args.min_fill, walkers=args.walkers, steps=args.steps,
@@ -72,8 +75,7 @@ def main():
     else:
         data = source_task(source, list(range(args.classes)), 28)
         recipe = {**TRANSFER["pretrain"], "epochs": args.epochs, "lr": args.lr}
-        learner, history = pretrain(data, recipe, TRANSFER["finetune"]["ps"], 0,
-                                    "cpu", precision="bf16")
+        learner, history = pretrain(data, recipe, TRANSFER["finetune"]["ps"], 0, "cpu", precision=precision, conv=conv)
         errors = history.error_rate.tolist()
         save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
     print("source valid error by epoch", errors, flush=True)
@@ -82,7 +84,8 @@ def main():
     tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28)
     torch.manual_seed(0)
     probes = {}
-    for name, body in {"fractal": resnet34_body(body_file), "random": resnet34_body("scratch")}.items():
+    bodies = {"fractal": resnet34_body(body_file, conv=conv), "random": resnet34_body("scratch", conv=conv)}
+    for name, body in bodies.items():
         valid = tasks[args.seeds[0]][args.budgets[0]]
         vf = pooled_features(body, valid.x_valid)
         for budget in args.budgets:
@@ -103,7 +106,7 @@ def main():
     print(" | ".join(line), flush=True)
     line = []
     if args.finetune:
-        ft = Finetune.from_config(TRANSFER["finetune"], TRANSFER["lr_find"], "bf16")
+        ft = Finetune.from_config(TRANSFER["finetune"], TRANSFER["lr_find"], precision, conv)
         for budget in args.budgets:
             r = {}
             for family, body in (("pretrained", body_file), ("scratch", None)):

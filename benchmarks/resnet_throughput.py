@@ -1,12 +1,15 @@
 """ResNet-34 + fastai head training and evaluation speed on this CPU, by image size and batch size,
-with the body unfrozen and frozen (BatchNorm trainable), in fp32 and under bf16 autocast, and the
-optimizer step alone, foreach vs fused AdamW. The figures that chose the transfer stage's 28 px,
-batch 64, one thread per job and its precision.
+with the body unfrozen and frozen (BatchNorm trainable), in fp32 and under bf16 autocast, with torch's
+convolutions or centre taps on 1x1 maps (transfer.conv), and the optimizer step alone, foreach vs fused
+AdamW. The figures that chose the transfer stage's 28 px, batch 64, one thread per job, its precision
+and its convolutions.
 
     python benchmarks/resnet_throughput.py [--threads 1 2] [--sizes 28 32 64] [--precisions fp32 bf16]
+                                           [--convs plain centre_tap]
 """
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -17,12 +20,13 @@ import torch  # noqa: E402
 import torch._dynamo  # noqa: E402,F401  (imported on the first opt.step(); kept out of the timings)
 from torch import nn  # noqa: E402
 
-from lesson5.models.vision import cnn_model  # noqa: E402
+from lesson5.models.vision import CONVS, cnn_model  # noqa: E402
 
 
-def images_per_second(size: int, bs: int, frozen: bool, bf16: bool, steps: int = 10) -> tuple[float, float]:
+def images_per_second(size: int, bs: int, frozen: bool, bf16: bool, conv: str = "plain",
+                      steps: int = 10) -> tuple[float, float]:
     torch.manual_seed(0)
-    model = cnn_model(5).to(memory_format=torch.channels_last)
+    model = cnn_model(5, conv=conv).to(memory_format=torch.channels_last)
     if frozen:
         for module in model[0].modules():
             for p in module.parameters(recurse=False):
@@ -75,6 +79,7 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 32, 64])
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--convs", nargs="+", default=["plain"], choices=list(CONVS))
     args = parser.parse_args()
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -83,10 +88,12 @@ def main():
         for size in args.sizes:
             for bs in args.batches:
                 for frozen in (False, True):
-                    for precision in args.precisions:  # alternated, so a drift in speed hits both
-                        train, evaluate = images_per_second(size, bs, frozen, precision == "bf16")
+                    # alternated, so a drift in speed hits every variant
+                    for precision, conv in itertools.product(args.precisions, args.convs):
+                        train, evaluate = images_per_second(size, bs, frozen, precision == "bf16", conv)
                         print(f"{threads} thread(s), {size} px, batch {bs}, {'frozen' if frozen else 'unfrozen'}, "
-                              f"{precision}: train {train:.0f} images/s, eval {evaluate:.0f} images/s", flush=True)
+                              f"{precision}, {conv}: train {train:.0f} images/s, eval {evaluate:.0f} images/s",
+                              flush=True)
 
 
 if __name__ == "__main__":

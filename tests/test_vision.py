@@ -1,11 +1,13 @@
-"""ResNet-34 transfer learner: head, layer groups, freezing, lr specs, checkpoints, offline ImageNet."""
+"""ResNet-34 transfer learner: head, layer groups, freezing, lr specs, checkpoints, offline ImageNet, centre taps."""
 
+import copy
 import pytest
 import torch
 from torch import nn
 
 from lesson5.errors import PipelineError
-from lesson5.models.vision import cnn_model, create_head, layer_groups, resnet34_body, save_body
+from lesson5.models.vision import (CentreTapConv2d, cnn_model, create_head, layer_groups, resnet34_body, save_body,
+                                   use_centre_tap)
 from lesson5.train.loop import Learner, Tensors
 from lesson5.train.lr import expand_lr_spec
 
@@ -42,6 +44,65 @@ def test_body_and_layer_groups():
         p.numel() for p in model.parameters())
     model.eval()
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 5)
+
+
+def forward_backward(conv, x):
+    """conv(x), and the gradients of x and of every parameter, for a fixed random weighting of the output."""
+    x = x.clone().requires_grad_(True)
+    out = conv(x)
+    (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+    return out.detach(), x.grad, [p.grad for p in conv.parameters()]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_centre_tap_convolution_is_the_plain_one_on_a_1x1_map(bias):
+    torch.manual_seed(0)
+    plain = nn.Conv2d(16, 8, 3, padding=1, bias=bias)
+    fast = use_centre_tap(nn.Sequential(copy.deepcopy(plain)))[0]
+    assert type(fast) is CentreTapConv2d
+    x = torch.randn(4, 16, 1, 1)
+    for got, want in zip(*(forward_backward(conv, x) for conv in (fast, plain))):
+        for g, w in zip(*((got, want) if isinstance(got, list) else ([got], [want]))):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
+    # the eight off-centre taps get no gradient: only the centre ever meets the 1x1 map
+    off_centre = forward_backward(fast, x)[2][0].clone()
+    off_centre[:, :, 1, 1] = 0
+    assert off_centre.abs().max() == 0
+    # a larger map is computed by nn.Conv2d itself, bit for bit
+    big = torch.randn(4, 16, 5, 5)
+    assert torch.equal(fast(big), plain(big))
+
+
+def test_centre_tap_swaps_only_the_convolutions_it_computes_exactly():
+    torch.manual_seed(0)
+    plain = resnet34_body("scratch")
+    torch.manual_seed(0)
+    fast = resnet34_body("scratch", conv="centre_tap")
+    kinds = [type(m) for m in fast.modules() if isinstance(m, nn.Conv2d)]
+    # ResNet-34's 3x3 stride-1 convolutions: 6 in layer1, 7 in layer2, 11 in layer3, 5 in layer4; not the
+    # 7x7 stem, the stride-2 3x3s or the 1x1 downsamples
+    assert kinds.count(CentreTapConv2d) == 29 and len(kinds) == 36
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    for a, b in zip(fast.state_dict().values(), plain.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(PipelineError, match="conv 'fast'"):
+        resnet34_body("scratch", conv="fast")
+
+
+def test_a_28px_resnet_trains_the_same_with_centre_taps():
+    """The whole network at 28 px (layer4's maps are 1x1): outputs and gradients match the plain one."""
+    torch.manual_seed(0)
+    plain = cnn_model(5).to(memory_format=torch.channels_last)
+    fast = use_centre_tap(copy.deepcopy(plain))
+    x = torch.randn(8, 3, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 5, (8,))
+    grads = []
+    for model in (plain, fast):
+        torch.manual_seed(1)  # the same dropout masks
+        nn.functional.cross_entropy(model(x), y).backward()
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4 * a.abs().max().item())
 
 
 def tiny_learner(model):
@@ -109,8 +170,9 @@ def test_imagenet_offline_names_the_alternatives(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(PipelineError) as info:
         resnet34_body("imagenet", cache_dir=tmp_path)
-    for word in ("pretrained", "scratch", "checkpoint"):
-        assert word in str(info.value)
+    # the alternatives a user has offline: the bodies this pipeline pretrains, or the file put in place
+    for words in ("transfer.bodies", "fractal and classes bodies", "resnet34-b627a593.pth", str(tmp_path)):
+        assert words in str(info.value)
 
 
 def test_unknown_weights():

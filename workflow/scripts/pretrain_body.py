@@ -30,7 +30,7 @@ def main(smk):
     log.info("%s source: %d classes, %d training images; training on %s in %s", source, len(data.classes),
              len(data.y_train), device, precision)
     learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, str(device),
-                                checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision)
+                                checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision, conv=cfg["conv"])
     described = f"{cfg['dataset']} classes {cfg['source_classes']}" if source == "classes" else \
         f"{len(data.classes)} fractal classes"
     history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes),

@@ -34,7 +34,9 @@ def main(smk):
     made = {Path(f).parent.name: f for f in smk.input.bodies}  # this pipeline's: transfer/bodies/<name>/body.pt
     weights = {b: made.get(b, b) for b in cfg["bodies"]}  # else torchvision's (imagenet)
     torch.manual_seed(smk.params.seed)  # the random body: one fixed draw
-    bodies = {RANDOM: resnet34_body("scratch")} | {b: resnet34_body(w, "resources/torch") for b, w in weights.items()}
+    conv = cfg["conv"]
+    bodies = {RANDOM: resnet34_body("scratch", conv=conv)} | \
+        {b: resnet34_body(w, "resources/torch", conv) for b, w in weights.items()}
     subsets = {seed: budget_indices(arrays["y_train"], cfg["target_classes"], budgets, seed) for seed in seeds}
     valid = tasks[seeds[0]][max(budgets)]
     rows = []

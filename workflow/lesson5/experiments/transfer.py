@@ -54,15 +54,16 @@ def vision_learner(model: nn.Module, data: Tensors, *, bs: int, wd: float, lr_di
                    lr_div=lr_div, transform=transform, precision=precision, **{"valid_bs": 500, **options})
 
 
-def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=None) -> nn.Module:
+def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=None, conv: str = "plain") -> nn.Module:
     torch.manual_seed(seed)
-    return cnn_model(n_classes, weights, ps, cache_dir).to(memory_format=torch.channels_last)
+    return cnn_model(n_classes, weights, ps, cache_dir, conv).to(memory_format=torch.channels_last)
 
 
 # ----- source task ----------------------------------------------------------------------------------
-def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32"):
+def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32",
+             conv="plain"):
     """fit_one_cycle of a ResNet-34 from random weights on the source task; (learner, history)."""
-    model = fresh_model(len(data.classes), "scratch", ps, seed)
+    model = fresh_model(len(data.classes), "scratch", ps, seed, conv=conv)
     learner = vision_learner(model, data, bs=cfg["bs"], wd=cfg["wd"], lr_div=1.0, seed=seed, device=device,
                              precision=precision, log_every=20)
     return learner, learner.fit_one_cycle(cfg["epochs"], cfg["lr"], checkpoint=checkpoint)
@@ -92,11 +93,12 @@ class Finetune:
     ps: float = 0.5
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
     precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto
+    conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
 
     @classmethod
-    def from_config(cls, ft: dict, finder: dict, precision: str = "fp32") -> "Finetune":
+    def from_config(cls, ft: dict, finder: dict, precision: str = "fp32", conv: str = "plain") -> "Finetune":
         keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in ft.items() if k in keys}, finder=dict(finder), precision=precision)
+        return cls(**{k: v for k, v in ft.items() if k in keys}, finder=dict(finder), precision=precision, conv=conv)
 
     def epochs(self, n_batches: int) -> tuple[int, int]:
         """(frozen, unfrozen) stage epochs for a sample of ``n_batches`` batches."""
@@ -104,7 +106,7 @@ class Finetune:
                 stage_epochs(self.unfrozen_epochs, n_batches, self.min_steps))
 
     def learner(self, data: TaskData, weights: str, seed: int, device: str) -> Learner:
-        model = fresh_model(len(data.classes), weights, self.ps, seed)
+        model = fresh_model(len(data.classes), weights, self.ps, seed, conv=self.conv)
         return vision_learner(model, data, bs=self.bs, wd=self.wd, lr_div=self.lr_div, seed=seed, device=device,
                               valid_every=0, precision=self.precision)
 

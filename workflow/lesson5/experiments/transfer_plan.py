@@ -19,7 +19,7 @@ RANDOM = "random"  # the probes' untrained body
 FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
 BODY_KEYS = (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"])
 SCRATCH_KEYS = (FINETUNE_COMMON + ["scratch_lr"], ["scratch"])  # transfer.finetune keys, lr_find.pick keys
-TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision")
+TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision", "conv")
 
 
 def method(family: str, strategy: str) -> str:
@@ -68,11 +68,12 @@ def pretrain_params(transfer: dict, source: str) -> dict:
     """What pretraining the ``source`` body reads (the classes body also its dataset and source classes)."""
     extra = {k: transfer[k] for k in ("dataset", "source_classes")} if source == "classes" else {}
     return {"pretrain": transfer["pretrain"], "ps": transfer["finetune"]["ps"],
-            **{k: transfer[k] for k in ("size", "device", "precision")}, **extra}
+            **{k: transfer[k] for k in ("size", "device", "precision", "conv")}, **extra}
 
 
 def probe_params(transfer: dict) -> dict:
-    return {k: transfer[k] for k in ("seeds", "budgets", "target_classes", "valid_per_class", "size", "bodies")} | \
+    return {k: transfer[k] for k in ("seeds", "budgets", "target_classes", "valid_per_class", "size", "bodies",
+                                     "conv")} | \
         {"c": transfer["probe"]["c"]}
 
 

@@ -8,6 +8,7 @@ import urllib.error
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet34_Weights, resnet34
 
@@ -16,6 +17,30 @@ from lesson5.errors import PipelineError
 log = logging.getLogger(__name__)
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CONVS = ("centre_tap", "plain")  # how a body computes its 3x3 convolutions (config transfer.conv)
+
+
+class CentreTapConv2d(nn.Conv2d):
+    """A 3x3 convolution with stride 1 and padding 1 that computes a 1x1 input map as a matrix product with
+    its kernel's centre: the other eight taps only ever meet the zero padding, so the output and every
+    gradient are nn.Conv2d's up to float rounding. A 28 px image leaves ResNet-34's layer4 with 1x1 maps,
+    where oneDNN's convolution is slow (docs/benchmarks.md); larger maps take nn.Conv2d's own path."""
+
+    def forward(self, x):
+        if x.shape[-2:] != (1, 1):
+            return super().forward(x)
+        return F.linear(x.flatten(1), self.weight[:, :, 1, 1], self.bias)[:, :, None, None]
+
+
+def use_centre_tap(model: nn.Module) -> nn.Module:
+    """Turn every convolution that CentreTapConv2d computes exactly into one, in place: the same parameters,
+    buffers and state_dict keys, so checkpoints load either way."""
+    for module in model.modules():
+        if (type(module) is nn.Conv2d and module.kernel_size == (3, 3) and module.stride == (1, 1)
+                and module.padding == (1, 1) and module.dilation == (1, 1) and module.groups == 1
+                and module.padding_mode == "zeros"):
+            module.__class__ = CentreTapConv2d  # a subclass with no state of its own: swapping keeps the module
+    return model
 
 
 class AdaptiveConcatPool2d(nn.Module):
@@ -46,12 +71,22 @@ def create_head(n_features: int, n_classes: int, ps: float = 0.5, hidden: int = 
     return head
 
 
-def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None = None) -> nn.Sequential:
+def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None = None,
+                  conv: str = "plain") -> nn.Sequential:
     """ResNet-34 without avgpool and fc: Sequential(conv1, bn1, relu, maxpool, layer1..layer4).
 
     weights: "scratch" (random init), "imagenet" (torchvision's IMAGENET1K_V1, downloaded once into
     ``cache_dir`` and hash-checked by torchvision), or a path to a body checkpoint of this pipeline.
+    conv: "centre_tap" computes 3x3 convolutions of 1x1 maps as CentreTapConv2d does; "plain" leaves
+    torchvision's convolutions as they are.
     """
+    if conv not in CONVS:
+        raise PipelineError(f"conv {conv!r}: use one of {CONVS}")
+    body = _resnet34_body(weights, cache_dir)
+    return use_centre_tap(body) if conv == "centre_tap" else body
+
+
+def _resnet34_body(weights: str, cache_dir) -> nn.Sequential:
     if weights == "imagenet":
         if cache_dir is not None:
             torch.hub.set_dir(str(Path(cache_dir)))
@@ -59,9 +94,9 @@ def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None 
             net = resnet34(weights=ResNet34_Weights.IMAGENET1K_V1, progress=False)
         except (urllib.error.URLError, OSError, RuntimeError) as error:
             raise PipelineError(
-                f"could not load ImageNet weights for resnet34 ({error}). Offline, set transfer.weights to "
-                "'pretrained' (the body this pipeline pretrains on a source task), 'scratch', or the path "
-                "of a body checkpoint; or put resnet34-b627a593.pth under "
+                f"could not load ImageNet weights for resnet34 ({error}). Offline, leave imagenet out of "
+                "transfer.bodies (this pipeline pretrains its own fractal and classes bodies), or put "
+                "resnet34-b627a593.pth under "
                 f"{Path(cache_dir or torch.hub.get_dir()) / 'checkpoints'}") from error
         return nn.Sequential(*list(net.children())[:-2])
     body = nn.Sequential(*list(resnet34(weights=None).children())[:-2])
@@ -80,8 +115,9 @@ def body_features(body: nn.Module) -> int:
     return [m for m in body.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
 
-def cnn_model(n_classes: int, weights: str = "scratch", ps: float = 0.5, cache_dir=None) -> nn.Sequential:
-    body = resnet34_body(weights, cache_dir)
+def cnn_model(n_classes: int, weights: str = "scratch", ps: float = 0.5, cache_dir=None,
+              conv: str = "plain") -> nn.Sequential:
+    body = resnet34_body(weights, cache_dir, conv)
     return nn.Sequential(body, create_head(2 * body_features(body), n_classes, ps))
 
 
