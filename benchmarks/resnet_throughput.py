@@ -80,17 +80,19 @@ def main():
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--convs", nargs="+", default=["plain"], choices=list(CONVS))
+    parser.add_argument("--steps", type=int, default=10, help="timed steps of each measurement (after 3 untimed)")
     args = parser.parse_args()
     for threads in args.threads:
         torch.set_num_threads(threads)
         print(f"{threads} thread(s): AdamW step over ResNet-34's 21.8M parameters: foreach "
-              f"{optimizer_step_ms(False):.1f} ms, fused {optimizer_step_ms(True):.1f} ms", flush=True)
+              f"{optimizer_step_ms(False, args.steps):.1f} ms, fused {optimizer_step_ms(True, args.steps):.1f} ms",
+              flush=True)
         for size in args.sizes:
             for bs in args.batches:
                 for frozen in (False, True):
                     # alternated, so a drift in speed hits every variant
                     for precision, conv in itertools.product(args.precisions, args.convs):
-                        train, evaluate = images_per_second(size, bs, frozen, precision == "bf16", conv)
+                        train, evaluate = images_per_second(size, bs, frozen, precision == "bf16", conv, args.steps)
                         print(f"{threads} thread(s), {size} px, batch {bs}, {'frozen' if frozen else 'unfrozen'}, "
                               f"{precision}, {conv}: train {train:.0f} images/s, eval {evaluate:.0f} images/s",
                               flush=True)

@@ -150,6 +150,12 @@ rule aggregate_transfer:
             category="Transfer learning",
             labels={"figure": "label-budget curve"},
         ),
+        probe_paired=report(
+            f"{OUT}/transfer/probe_paired.tsv",
+            caption="../workflow/report/transfer_probe_paired.rst",
+            category="Transfer learning",
+            labels={"figure": "linear probes: each body minus the random one, per seed"},
+        ),
         lr_find_frozen=report(
             f"{OUT}/transfer/lr_find_frozen.png",
             caption="../workflow/report/transfer_lr_find.rst",

@@ -47,6 +47,7 @@ EXPECTED = [
     "results/tiny/transfer/lr_find_unfrozen.png",
     "results/tiny/transfer/lr_find_scratch.png",
     "results/tiny/transfer/probe.png",
+    "results/tiny/transfer/probe_paired.tsv",
     "results/tiny/transfer/curves.png",
     "results/tiny/transfer/confusion.png",
     "results/tiny/summary.tsv",
@@ -95,6 +96,9 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     probe = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe.tsv", sep="\t")
     assert set(probe.layer) == {"layer2", "layer3", "layer4"} and set(probe.budget) == {3, 6}
     assert set(probe.body) == {"fractal", "classes", "random"}
+    probe_paired = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe_paired.tsv", sep="\t")
+    assert len(probe_paired) == 2 * 3 * 2 and (probe_paired.n_seeds == 2).all()  # bodies x layers x budgets
+    assert set(probe_paired.b) == {f"linear probe, random body ({layer})" for layer in ("layer2", "layer3", "layer4")}
     summary_lines = pd.read_csv(tiny_pipeline / "results/tiny/summary.tsv", sep="\t").experiment
     for body in ("fractal", "classes"):
         assert (summary_lines == f"transfer: share of label budgets where discriminative, {body} body beats "
@@ -155,6 +159,8 @@ RERUNS = [
     ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'pretrain': {'epochs': 2}}",
      {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'conv': 'plain'}",  # every ResNet job: both pretrainings, the fine-tuning and the probe
+     {"pretrain_body": 2, "finetune": 6, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'fractal': {'variation': 0.3}}",  # the broad body and what starts from it, not the narrow one
      {"fractal_images": 1, "pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'strategy_budgets': {'unfrozen_high_lr': [3]}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),

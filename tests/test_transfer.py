@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lesson5.analysis.probe import pooled_features, probe_error
-from lesson5.analysis.transfer import budget_table, paired_differences, sign_test_p
+from lesson5.analysis.transfer import budget_table, paired_differences, probe_paired, sign_test_p
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
 from lesson5.errors import PipelineError
 from lesson5.data.image_tasks import TaskData, target_tasks
@@ -141,6 +141,21 @@ def test_paired_differences_and_verdicts_on_a_hand_made_table():
     assert paired.outcome.tolist() == ["beats", "does not clearly beat", "loses to"]
     assert paired.loc[5, "differences"] == "-0.200 -0.100 -0.150 -0.050 -0.100"
     assert sign_test_p(4, 5) == pytest.approx(6 / 32)
+
+
+def test_probe_paired_compares_each_body_with_the_random_one_per_layer_and_seed():
+    errors = {"fractal": {"layer2": [0.1, 0.2, 0.1, 0.2, 0.1], "layer3": [0.5] * 5},
+              "random": {"layer2": [0.3] * 5, "layer3": [0.4, 0.6, 0.6, 0.6, 0.6]}}
+    probes = pd.DataFrame([{"body": body, "layer": layer, "budget": 5, "seed": seed, "error_rate": e}
+                           for body, layers in errors.items() for layer, es in layers.items()
+                           for seed, e in enumerate(es)])
+    paired = probe_paired(probes).set_index("a")
+    layer2, layer3 = (paired.loc[f"linear probe, fractal body ({layer})"] for layer in ("layer2", "layer3"))
+    assert layer2.b == "linear probe, random body (layer2)" and layer2.wins == 5 and layer2.outcome == "beats"
+    assert layer2["mean"] == pytest.approx(-0.16)
+    assert layer3.wins == 4 and layer3.differences == "+0.100 -0.100 -0.100 -0.100 -0.100"  # seed by seed
+    assert layer3.outcome == "does not clearly beat" and layer3.p == pytest.approx(6 / 32)
+    assert "random body" not in " ".join(paired.index)  # the random body is only ever the baseline
 
 
 def test_budget_table_puts_strategies_and_probes_side_by_side():

@@ -1,5 +1,6 @@
 """Rule aggregate_transfer: the label-budget table and curve, paired differences with a verdict per
-budget and comparison, the lr finder plots, the probes, training curves and a confusion matrix."""
+budget and comparison (fine-tuning runs; each body's probes against the random body's), the lr finder
+plots, the probes, training curves and a confusion matrix."""
 
 import sys
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lesson5.analysis.transfer import all_paired, budget_table
+from lesson5.analysis.transfer import all_paired, budget_table, probe_paired
 from lesson5.experiments.transfer_plan import method
 from lesson5.plots.transfer import (plot_budget_curve, plot_confusion, plot_lr_finder, plot_probes,
                                     plot_training_curves)
@@ -49,6 +50,7 @@ def main(smk):
         for line in paired.verdict:
             out.write(f"# verdict: {line}\n")
     paired.to_csv(o.paired, sep="\t", index=False, float_format="%.4f")
+    probe_paired(probes).to_csv(o.probe_paired, sep="\t", index=False, float_format="%.4f")
     plot_budget_curve(table, f"{p.title}: valid error by label budget", o.curve)
 
     sweeps = read_all(i.lr_find, sep="\t")

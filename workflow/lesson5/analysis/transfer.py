@@ -6,7 +6,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from lesson5.analysis.aggregate import format_mean_std, mean_std
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, SCRATCH, method
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, RANDOM, SCRATCH, method
 
 PROBE_LABEL = "linear probe, {body} body ({layer})"
 
@@ -35,14 +35,16 @@ def verdict_word(p_win: float, p_lose: float) -> str:
     return "beats" if p_win <= 0.05 else "loses to" if p_lose <= 0.05 else "does not clearly beat"
 
 
-def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCRATCH, SCRATCH)) -> pd.DataFrame:
+def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCRATCH, SCRATCH),
+                       names: tuple[str, str] | None = None) -> pd.DataFrame:
     """Per budget: each seed's error of run ``a`` minus run ``b`` (each a (family, strategy); negative:
-    ``a`` is better), their mean and std, how many seeds ``a`` wins, the sign test's p, and a verdict."""
+    ``a`` is better), their mean and std, how many seeds ``a`` wins, the sign test's p, and a verdict.
+    ``names``: what the verdicts call a and b (default: the runs' method names)."""
     columns = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "outcome", "verdict"]
     wide = runs.pivot_table(index=["budget", "seed"], columns=["family", "strategy"], values="error_rate")
     if a not in wide or b not in wide:
         return pd.DataFrame(columns=columns)
-    name_a, name_b = method(*a), method(*b)
+    name_a, name_b = names or (method(*a), method(*b))
     rows = []
     for budget, part in (wide[a] - wide[b]).dropna().groupby(level="budget"):
         diff = part.to_numpy()
@@ -60,6 +62,20 @@ def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCR
 
 def all_paired(runs: pd.DataFrame, comparisons) -> pd.DataFrame:
     """``paired_differences`` for every (a, b) of ``comparisons``, one table."""
-    parts = [paired_differences(runs, tuple(a), tuple(b)) for a, b in comparisons]
+    return _concat([paired_differences(runs, tuple(a), tuple(b)) for a, b in comparisons], runs)
+
+
+def probe_paired(probes: pd.DataFrame) -> pd.DataFrame:
+    """Each pretrained body's linear probe against the random body's, per layer and budget, paired by seed
+    (a seed's probes fit the same labelled images): is a layer's gap to random more than seed noise?"""
+    runs = probes.rename(columns={"body": "family", "layer": "strategy"})
+    bodies = [b for b in dict.fromkeys(probes.body) if b != RANDOM]
+    return _concat([paired_differences(runs, (body, layer), (RANDOM, layer),
+                                       names=(PROBE_LABEL.format(body=body, layer=layer),
+                                              PROBE_LABEL.format(body=RANDOM, layer=layer)))
+                    for body in bodies for layer in dict.fromkeys(probes.layer)], runs)
+
+
+def _concat(parts: list[pd.DataFrame], runs: pd.DataFrame) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else paired_differences(runs.iloc[:0])
