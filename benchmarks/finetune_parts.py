@@ -18,7 +18,6 @@ from fractal_source import transfer_recipe
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import target_tasks
 from lesson5.experiments.transfer import BudgetResult, Finetune, chosen_lr, slice_lrs, timed
-from lesson5.train.device import resolve_precision
 
 
 def main():
@@ -31,8 +30,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = transfer_recipe(args.config)
-    precision = args.precision or resolve_precision(cfg["precision"], torch.device("cpu"))
-    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision, cfg["conv"])
+    ft = Finetune.from_config({**cfg, "precision": args.precision or cfg["precision"]})  # auto: as a job resolves it
     arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
     tasks = target_tasks(arrays, cfg["target_classes"], args.budgets, [0], cfg["valid_per_class"], 0, cfg["size"])
     print("labels/class | frozen finder | frozen stage | unfrozen finder | unfrozen stage (seconds, iterations)")

@@ -24,7 +24,6 @@ from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.models.vision import resnet34_body, save_body
-from lesson5.train.device import resolve_precision
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -60,8 +59,7 @@ def main():
     ap.add_argument("--reuse", action="store_true", help="load the body from --body where it exists")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    # precision and convolutions as the stage's jobs resolve them
-    precision, conv = resolve_precision(TRANSFER["precision"], torch.device("cpu")), TRANSFER["conv"]
+    precision, conv = TRANSFER["precision"], TRANSFER["conv"]  # as the stage's jobs (the Learner resolves auto)
     t0 = time.perf_counter()
     spec = FractalSpec(classes=args.classes, per_class=args.per_class, variation=args.variation,
                        sigma=tuple(args.sigma), min_fill=args.min_fill, walkers=args.walkers, steps=args.steps,
@@ -106,7 +104,7 @@ def main():
     print(" | ".join(line), flush=True)
     line = []
     if args.finetune:
-        ft = Finetune.from_config(TRANSFER["finetune"], TRANSFER["lr_find"], precision, conv)
+        ft = Finetune.from_config(TRANSFER)
         for budget in args.budgets:
             r = {}
             for family, body in (("pretrained", body_file), ("scratch", None)):

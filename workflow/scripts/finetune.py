@@ -41,7 +41,7 @@ def main(smk):
     precision = resolve_precision(cfg["precision"], device)
     logging.getLogger("lesson5.finetune").info("training on %s in %s", device, precision)
     body = None if family == SCRATCH else smk.input.body or family  # this pipeline's body file, or imagenet
-    ft = Finetune.from_config(cfg["finetune"], cfg["lr_find"], precision, cfg["conv"])
+    ft = Finetune.from_config(cfg)
     result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, ft, budget, str(device),
                              list(cfg["strategies"]), done=done,
                              on_seed=lambda seed, r: atomic_save(r, progress / f"seed~{seed}.pt"))

@@ -9,6 +9,7 @@ from lesson5.analysis.aggregate import format_mean_std, mean_std
 from lesson5.experiments.transfer_plan import DISCRIMINATIVE, RANDOM, SCRATCH, method
 
 PROBE_LABEL = "linear probe, {body} body ({layer})"
+PAIRED_COLUMNS = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "outcome", "verdict"]
 
 
 def budget_table(runs: pd.DataFrame, probes: pd.DataFrame, probe_layer: str = "layer4") -> pd.DataFrame:
@@ -40,10 +41,9 @@ def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCR
     """Per budget: each seed's error of run ``a`` minus run ``b`` (each a (family, strategy); negative:
     ``a`` is better), their mean and std, how many seeds ``a`` wins, the sign test's p, and a verdict.
     ``names``: what the verdicts call a and b (default: the runs' method names)."""
-    columns = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "outcome", "verdict"]
     wide = runs.pivot_table(index=["budget", "seed"], columns=["family", "strategy"], values="error_rate")
     if a not in wide or b not in wide:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=PAIRED_COLUMNS)
     name_a, name_b = names or (method(*a), method(*b))
     rows = []
     for budget, part in (wide[a] - wide[b]).dropna().groupby(level="budget"):
@@ -57,12 +57,12 @@ def paired_differences(runs: pd.DataFrame, a=("classes", DISCRIMINATIVE), b=(SCR
                      "verdict": f"{budget} labels/class: {name_a} {outcome} {name_b}: error "
                                 f"difference {mean:+.3f} ± {std:.3f}, better on {wins} of {n} seeds "
                                 f"(sign test p = {min(p_win, p_lose):.3f})"})
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
 
 
 def all_paired(runs: pd.DataFrame, comparisons) -> pd.DataFrame:
     """``paired_differences`` for every (a, b) of ``comparisons``, one table."""
-    return _concat([paired_differences(runs, tuple(a), tuple(b)) for a, b in comparisons], runs)
+    return _concat([paired_differences(runs, tuple(a), tuple(b)) for a, b in comparisons])
 
 
 def probe_paired(probes: pd.DataFrame) -> pd.DataFrame:
@@ -73,9 +73,9 @@ def probe_paired(probes: pd.DataFrame) -> pd.DataFrame:
     return _concat([paired_differences(runs, (body, layer), (RANDOM, layer),
                                        names=(PROBE_LABEL.format(body=body, layer=layer),
                                               PROBE_LABEL.format(body=RANDOM, layer=layer)))
-                    for body in bodies for layer in dict.fromkeys(probes.layer)], runs)
+                    for body in bodies for layer in dict.fromkeys(probes.layer)])
 
 
-def _concat(parts: list[pd.DataFrame], runs: pd.DataFrame) -> pd.DataFrame:
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else paired_differences(runs.iloc[:0])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PAIRED_COLUMNS)

@@ -92,13 +92,16 @@ class Finetune:
     wd: float = 0.01
     ps: float = 0.5
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
-    precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto
+    precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto (the Learner resolves auto)
     conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
 
     @classmethod
-    def from_config(cls, ft: dict, finder: dict, precision: str = "fp32", conv: str = "plain") -> "Finetune":
+    def from_config(cls, transfer: dict) -> "Finetune":
+        """From the transfer section (or a fine-tuning job's params): its finetune recipe, lr finder,
+        precision and conv."""
         keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in ft.items() if k in keys}, finder=dict(finder), precision=precision, conv=conv)
+        return cls(**{k: v for k, v in transfer["finetune"].items() if k in keys}, finder=dict(transfer["lr_find"]),
+                   precision=transfer["precision"], conv=transfer["conv"])
 
     def epochs(self, n_batches: int) -> tuple[int, int]:
         """(frozen, unfrozen) stage epochs for a sample of ``n_batches`` batches."""
