@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--finetune", action="store_true", help="also fine-tune (discriminative) at each budget")
     ap.add_argument("--n-valid", type=int, default=10000, help="training images held out as the valid split")
     ap.add_argument("--valid-per-class", type=int, default=100)
+    ap.add_argument("--lr-select", choices=["finder", "dev"], default="finder",
+                    help="how --finetune settles its lrs (transfer.lr_select.by): the sources' table in "
+                         "docs/benchmarks.md used the finder's picks; dev: the config's scales on a dev set")
     ap.add_argument("--body", help="save the body here")
     ap.add_argument("--reuse", action="store_true", help="load the body from --body where it exists")
     args = ap.parse_args()
@@ -79,7 +82,9 @@ def main():
     print("source valid error by epoch", errors, flush=True)
     t2 = time.perf_counter()
     arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
-    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28)
+    select = {**TRANSFER["lr_select"], "by": args.lr_select}
+    dev = select["dev_per_class"] if args.lr_select == "dev" else 0
+    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28, dev)
     torch.manual_seed(0)
     probes = {}
     bodies = {"fractal": resnet34_body(body_file, conv=conv), "random": resnet34_body("scratch", conv=conv)}
@@ -104,7 +109,7 @@ def main():
     print(" | ".join(line), flush=True)
     line = []
     if args.finetune:
-        ft = Finetune.from_config(TRANSFER)
+        ft = Finetune.from_config({**TRANSFER, "lr_select": select})
         for budget in args.budgets:
             r = {}
             for family, body in (("pretrained", body_file), ("scratch", None)):

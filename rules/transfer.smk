@@ -73,6 +73,7 @@ rule finetune:
         lr_find=f"{BUDGET_DIR}/lr_find.tsv",
         iterations=f"{BUDGET_DIR}/iterations.parquet",
         confusion=f"{BUDGET_DIR}/confusion.tsv",
+        lr_select=f"{BUDGET_DIR}/lr_select.tsv",
     log:
         f"{LOGS}/finetune/{{family}}/budget~{{budget}}.log",
     benchmark:
@@ -129,6 +130,9 @@ rule aggregate_transfer:
         confusions=expand(
             f"{BUDGET_DIR}/confusion.tsv", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS
         ),
+        lr_select=expand(
+            f"{BUDGET_DIR}/lr_select.tsv", zip, family=JOB_FAMILIES, budget=JOB_BUDGETS
+        ),
         probe=rules.transfer_probe.output[0],
         histories=expand(f"{BODY_DIR}/history.tsv", source=OWN),
     output:
@@ -155,6 +159,18 @@ rule aggregate_transfer:
             caption="../workflow/report/transfer_probe_paired.rst",
             category="Transfer learning",
             labels={"figure": "linear probes: each body minus the random one, per seed"},
+        ),
+        lr_select=report(
+            f"{OUT}/transfer/lr_select.tsv",
+            caption="../workflow/report/transfer_lr_select.rst",
+            category="Transfer learning",
+            labels={"figure": "lr scales tried on the dev set (table)"},
+        ),
+        lr_select_plot=report(
+            f"{OUT}/transfer/lr_select.png",
+            caption="../workflow/report/transfer_lr_select.rst",
+            category="Transfer learning",
+            labels={"figure": "lr scales tried on the dev set"},
         ),
         lr_find_frozen=report(
             f"{OUT}/transfer/lr_find_frozen.png",

@@ -68,3 +68,18 @@ def test_a_finished_fit_is_not_trained_again(tmp_path):
     assert again.fit_one_cycle(2, 1e-2, checkpoint=path).drop(columns="seconds").equals(
         history.drop(columns="seconds"))
     assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), first.model.parameters()))
+
+
+def test_checkpoints_left_under_other_settings_are_discarded_not_resumed(tmp_path, caplog):
+    from lesson5.train.checkpoint import checkpoints_for
+
+    folder = checkpoints_for(tmp_path / "job", {"epochs": 4, "lr": 0.003})
+    (folder / "seed~0.pt").write_bytes(b"progress")
+    assert (checkpoints_for(tmp_path / "job", {"lr": 0.003, "epochs": 4}) / "seed~0.pt").exists()  # same settings
+    with caplog.at_level("WARNING"):
+        again = checkpoints_for(tmp_path / "job", {"epochs": 2, "lr": 0.003})
+    assert again == folder and not (folder / "seed~0.pt").exists()
+    assert "other settings" in caplog.text
+    (folder / "settings.json").unlink()  # a folder from before settings were stamped: not trusted either
+    (folder / "fit.pt").write_bytes(b"old")
+    assert not (checkpoints_for(folder, {"epochs": 2}) / "fit.pt").exists()

@@ -36,6 +36,8 @@ def test_defaults_are_filled_in():
     (lambda c: c["movielens"].update(valid_pct=1.5), "1.5"),
     (lambda c: c["collab"]["model"].update(wd_mode="l1"), "l1"),
     (lambda c: c["movielens"]["checksums"].update({"u.data": "xyz"}), "xyz"),
+    (lambda c: c["transfer"]["lr_select"].update(scales=[0.5, 2.0]), "[0.5, 2.0]"),  # the finder's own pick (1) is one
+    (lambda c: c["transfer"]["lr_select"].update(by="valid"), "valid"),
 ])
 def test_bad_values_are_rejected_naming_the_key(edit, fragment):
     config = copy.deepcopy(default_config())

@@ -48,6 +48,8 @@ EXPECTED = [
     "results/tiny/transfer/lr_find_scratch.png",
     "results/tiny/transfer/probe.png",
     "results/tiny/transfer/probe_paired.tsv",
+    "results/tiny/transfer/lr_select.tsv",
+    "results/tiny/transfer/lr_select.png",
     "results/tiny/transfer/curves.png",
     "results/tiny/transfer/confusion.png",
     "results/tiny/summary.tsv",
@@ -98,6 +100,16 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     assert set(probe.body) == {"fractal", "classes", "random"}
     probe_paired = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe_paired.tsv", sep="\t")
     assert len(probe_paired) == 2 * 3 * 2 and (probe_paired.n_seeds == 2).all()  # bodies x layers x budgets
+    # tiny's grid is 1 and 3 with one step beyond its edge: three scales a job, on its first seed only
+    selection = pd.read_csv(tiny_pipeline / "results/tiny/transfer/lr_select.tsv", sep="\t")
+    tried = selection.groupby(["family", "budget"]).lr_scale.nunique()
+    assert len(tried) == 6 and (tried == 3).all() and set(selection.seed) == {0}
+    kept = selection[selection.chosen].groupby(["family", "budget"]).lr_scale.nunique()
+    assert (kept == 1).all() and len(kept) == 6
+    runs = pd.concat(pd.read_csv(p, sep="\t")
+                     for p in (tiny_pipeline / "results/tiny/transfer/finetune").glob("*/budget~*/runs.tsv"))
+    assert runs.dev_error_rate.notna().all()
+    assert runs.groupby(["family", "budget"]).lr_scale.nunique().eq(1).all()  # every seed at the kept scale
     assert set(probe_paired.b) == {f"linear probe, random body ({layer})" for layer in ("layer2", "layer3", "layer4")}
     summary_lines = pd.read_csv(tiny_pipeline / "results/tiny/summary.tsv", sep="\t").experiment
     for body in ("fractal", "classes"):
@@ -157,6 +169,8 @@ RERUNS = [
     ("transfer={'finetune': {'frozen_epochs': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),  # scratch too
     ("transfer={'finetune': {'scratch_lr': 0.01}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'lr_select': {'scales': [0.5, 1]}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'lr_select': {'dev_per_class': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'pretrain': {'epochs': 2}}",
      {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'conv': 'plain'}",  # every ResNet job: both pretrainings, the fine-tuning and the probe

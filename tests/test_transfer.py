@@ -7,11 +7,13 @@ import torch
 from torch import nn
 
 from lesson5.analysis.probe import pooled_features, probe_error
-from lesson5.analysis.transfer import budget_table, paired_differences, probe_paired, sign_test_p
+from lesson5.analysis.transfer import budget_table, paired_differences, probe_paired, selection_edges, sign_test_p
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
 from lesson5.errors import PipelineError
 from lesson5.data.image_tasks import TaskData, target_tasks
-from lesson5.experiments.transfer import Finetune, LearningRates, finetune_budget, finetune_from_body, stage_epochs
+from lesson5.experiments.transfer import (BudgetResult, Finetune, LearningRates, finetune_budget, finetune_from_body,
+                                          select_by_dev, stage_epochs)
+from lesson5.experiments.transfer_plan import dev_per_class, lead_strategy, lr_select_params
 from lesson5.train.lr import suggest_lr
 
 
@@ -57,6 +59,30 @@ def test_target_tasks_draw_train_and_valid_from_their_own_splits():
         valid_indices(y_valid, [5], 50, 0)
     with pytest.raises(PipelineError, match="outside the classes"):
         relabel(np.array([1, 2]), [1])
+
+
+def test_the_dev_set_is_held_out_beside_the_validation_set_and_leaves_it_as_it_was():
+    y_train, y_valid = labels(20), labels(10, seed=1)
+    ids = np.arange(len(y_train) + len(y_valid))
+    images = np.zeros((len(ids), 28, 28), np.uint8)
+    images[:, 0, :2] = np.stack([ids // 256, ids % 256], 1)
+    arrays = {"x_train": images[:len(y_train)], "y_train": y_train,
+              "x_valid": images[len(y_train):], "y_valid": y_valid}
+    plain = target_tasks(arrays, [5, 9], [2], [0], valid_per_class=3, valid_seed=7, size=28)
+    tasks = target_tasks(arrays, [5, 9], [2, 4], [0, 1], valid_per_class=3, valid_seed=7, size=28, dev_per_class=4)
+    assert plain[0][2].x_dev is None
+    task = tasks[0][2]
+    assert torch.equal(task.x_valid, plain[0][2].x_valid)  # asking for a dev set changes no validation image
+
+    def keys(x):
+        return {tuple(row) for row in x[:, 0, 0, :2].tolist()}
+
+    assert len(keys(task.x_dev)) == 8 and sorted(task.y_dev.tolist()) == [0] * 4 + [1] * 4
+    assert not keys(task.x_dev) & keys(task.x_valid)
+    assert not keys(task.x_dev) & keys(tasks[1][4].x_train)
+    assert torch.equal(tasks[1][4].x_dev, task.x_dev)  # one dev set for every seed and budget
+    with pytest.raises(PipelineError, match="fewer than the 13 validation and dev images"):
+        target_tasks(arrays, [5, 9], [2], [0], valid_per_class=3, valid_seed=7, size=28, dev_per_class=10)
 
 
 def synthetic_sweep(lrs, best=1e-2):
@@ -208,6 +234,75 @@ def test_lr_finder_picks_the_lrs_once_per_budget_and_a_finished_seed_is_not_reru
     assert pd.DataFrame(resumed.runs).drop(columns="seconds").equals(pd.DataFrame(full.runs).drop(columns="seconds"))
     scratch = finetune_budget("scratch", tasks, None, ft, 4, "cpu", ["scratch"])
     assert list(pd.concat(scratch.sweeps).finder.unique()) == ["scratch"]
+
+
+def with_dev(task: TaskData, seed: int) -> TaskData:
+    g = torch.Generator().manual_seed(100 + seed)
+    task.x_dev, task.y_dev = torch.randn(9, 3, 32, 32, generator=g), torch.arange(9) % 3
+    return task
+
+
+def test_dev_selection_keeps_the_scale_with_the_lowest_dev_error_for_every_seed():
+    ft = Finetune(**{**FIXED.__dict__, "scales": (0.1, 1.0, 10.0)})
+    tasks = {0: with_dev(tiny_task(0), 0), 1: with_dev(tiny_task(1), 1)}
+    saved = {}
+    full = finetune_budget("classes", tasks, "scratch", ft, 4, "cpu", ["head_only", "discriminative"],
+                           on_seed=lambda seed, r: saved.setdefault(seed, r))
+    tried = pd.DataFrame(full.selection)
+    assert sorted(tried.lr_scale.unique()) == pytest.approx([0.1, 1.0, 10.0])
+    assert set(tried.seed) == {0} and len(tried) == 6  # three scales, two strategies, first seed only
+    lead = tried[tried.strategy == "discriminative"]
+    kept = lead[lead.chosen]
+    assert len(kept) == 1 and kept.dev_error_rate.iloc[0] == lead.dev_error_rate.min()
+    scale = kept.lr_scale.iloc[0]
+    runs = pd.DataFrame(full.runs)
+    assert (runs.lr_scale == scale).all() and np.allclose(runs.head_lr, 1e-3 * scale)
+    assert runs.slice_hi.iloc[0] == pytest.approx(1e-3 * scale) and runs.slice_lo.iloc[0] == pytest.approx(1e-5 * scale)
+    first = runs[(runs.seed == 0) & (runs.strategy == "discriminative")].iloc[0]
+    assert first.error_rate == kept.error_rate.iloc[0]  # the kept run is seed 0's run, not trained again
+    resumed = finetune_budget("classes", tasks, "scratch", ft, 4, "cpu", ["head_only", "discriminative"],
+                              done={0: saved[0]})
+    assert pd.DataFrame(resumed.selection).equals(tried)
+    assert pd.DataFrame(resumed.runs).drop(columns="seconds").equals(runs.drop(columns="seconds"))
+    with pytest.raises(PipelineError, match="needs a dev set"):
+        finetune_budget("scratch", {0: tiny_task(0)}, None, ft, 4, "cpu", ["scratch"])
+
+
+@pytest.mark.parametrize("extend, tried, kept, edge", [
+    (0, [1 / 3, 1, 3], 3, True),
+    (1, [1 / 3, 1, 3, 9], 9, True),
+    (2, [1 / 3, 1, 3, 9, 27], 9, False),  # stops once the best lies inside
+    (5, [1 / 3, 1, 3, 9, 27], 9, False),
+])
+def test_dev_selection_steps_past_the_grid_edge_while_the_best_sits_on_it(extend, tried, kept, edge):
+    """A dev error lowest at 9 times the finder's lrs, on the grid 1/3, 1, 3."""
+    def run(lrs):
+        lrs = lrs or LearningRates(head=1e-3)
+        error = abs(np.log(lrs.scale / 9)) / 10
+        return BudgetResult(runs=[{"budget": 5, "seed": 0, "strategy": "scratch", "lr_scale": lrs.scale,
+                                   "dev_error_rate": error, "dev_loss": error, "error_rate": error}], lrs=lrs)
+
+    ft = Finetune(scales=(1 / 3, 1.0, 3.0), extend=extend)
+    best = select_by_dev(run, ft, "scratch")
+    table = pd.DataFrame(best.selection).assign(family="scratch")
+    assert table.lr_scale.tolist() == pytest.approx(tried)
+    assert best.lrs.scale == pytest.approx(kept) and best.lrs.head == pytest.approx(1e-3 * kept)
+    assert table[table.chosen].lr_scale.tolist() == pytest.approx([kept])
+    assert len(selection_edges(table)) == int(edge)
+
+
+def test_the_lead_strategy_and_the_params_of_lr_selection():
+    assert lead_strategy("scratch", ["scratch"]) == "scratch"
+    assert lead_strategy("fractal", ["head_only", "discriminative"]) == "discriminative"
+    assert lead_strategy("fractal", ["unfrozen_high_lr", "head_only"]) == "head_only"
+    assert LearningRates(1e-3, (1e-5, 1e-3)).scaled(3).slice == pytest.approx((3e-5, 3e-3))
+    dev = {"lr_select": {"by": "dev", "scales": [0.5, 1, 2], "dev_per_class": 7}}
+    finder = {"lr_select": {"by": "finder", "scales": [0.5, 1, 2], "dev_per_class": 7}}
+    assert lr_select_params(finder) == {"by": "finder"}  # scales unread: changing them reruns nothing
+    assert dev_per_class(dev) == 7 and dev_per_class({"lr_select": lr_select_params(finder)}) == 0
+    common = {"finetune": {}, "lr_find": {}, "precision": "fp32", "conv": "plain"}
+    assert Finetune.from_config(common | dev).scales == (0.5, 1, 2)
+    assert Finetune.from_config(common | finder).scales == (1.0,)
 
 
 def test_tiny_budgets_get_at_least_min_steps():

@@ -1,6 +1,6 @@
 """Rule aggregate_transfer: the label-budget table and curve, paired differences with a verdict per
 budget and comparison (fine-tuning runs; each body's probes against the random body's), the lr finder
-plots, the probes, training curves and a confusion matrix."""
+plots, the lr scales tried on the dev set, the probes, training curves and a confusion matrix."""
 
 import sys
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from lesson5.analysis.transfer import all_paired, budget_table, probe_paired
+from lesson5.analysis.transfer import all_paired, budget_table, probe_paired, selection_edges
 from lesson5.experiments.transfer_plan import method
-from lesson5.plots.transfer import (plot_budget_curve, plot_confusion, plot_lr_finder, plot_probes,
-                                    plot_training_curves)
+from lesson5.plots.transfer import (plot_budget_curve, plot_confusion, plot_lr_finder, plot_lr_select,
+                                    plot_probes, plot_training_curves)
 from lesson5.runner import run_script
 
 FINDERS = {"frozen": "each body frozen (picks the head's lr)",
@@ -44,9 +44,12 @@ def main(smk):
     probes = pd.read_csv(i.probe, sep="\t")
     table = budget_table(runs, probes)
     paired = all_paired(runs, p.comparisons)
+    selection = read_all(i.lr_select, sep="\t")
     with open(o.table, "w") as out:
         out.write(pd.concat([table, source_rows(i.histories)]).to_csv(sep="\t", index=False,
                                                                                   float_format="%.4f"))
+        for line in selection_edges(selection):
+            out.write(f"# lr scale on the grid's edge: {line}\n")
         for line in paired.verdict:
             out.write(f"# verdict: {line}\n")
     paired.to_csv(o.paired, sep="\t", index=False, float_format="%.4f")
@@ -57,6 +60,8 @@ def main(smk):
     for finder, path in (("frozen", o.lr_find_frozen), ("unfrozen", o.lr_find_unfrozen),
                          ("scratch", o.lr_find_scratch)):
         plot_lr_finder(sweeps, finder, f"lr finder, {FINDERS[finder]}", path)
+    selection.to_csv(o.lr_select, sep="\t", index=False, float_format="%.4f")
+    plot_lr_select(selection, f"{p.title}: each lr scale the first seed tried, scored on the dev set", o.lr_select_plot)
     plot_probes(probes, f"{p.title}: linear probes of each layer group's pooled features", o.probe_plot)
 
     budget = p.confusion_budget

@@ -10,7 +10,6 @@ IMPORTING = time.perf_counter()  # before the heavy imports: the log reports wha
 sys.path.insert(0, f"{snakemake.scriptdir}/..")  # noqa: F821  the lesson5 package, installed or not
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +17,9 @@ import torch
 
 from lesson5.data.image_tasks import target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget
-from lesson5.experiments.transfer_plan import SCRATCH
+from lesson5.experiments.transfer_plan import SCRATCH, dev_per_class
 from lesson5.runner import run_script, seed_everything
-from lesson5.train.checkpoint import atomic_save, remove_checkpoints
+from lesson5.train.checkpoint import atomic_save, checkpoints_for, remove_checkpoints
 from lesson5.train.device import resolve_device, resolve_precision
 
 
@@ -33,9 +32,9 @@ def main(smk):
     seed_everything(seeds[0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
         tasks = target_tasks(dict(npz), cfg["target_classes"], [budget], seeds, cfg["valid_per_class"],
-                             smk.params.valid_seed, cfg["size"])
+                             smk.params.valid_seed, cfg["size"], dev_per_class(cfg))
     prepared = time.perf_counter()
-    progress = Path(smk.params.checkpoints)
+    progress = checkpoints_for(smk.params.checkpoints, {"job": cfg, "valid_seed": smk.params.valid_seed})
     done = {int(p.stem.split("~")[1]): torch.load(p, weights_only=False) for p in sorted(progress.glob("seed~*.pt"))}
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)

@@ -13,7 +13,7 @@ from lesson5.data.image_tasks import source_task
 from lesson5.experiments.transfer import pretrain
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
-from lesson5.train.checkpoint import remove_checkpoints
+from lesson5.train.checkpoint import checkpoints_for, remove_checkpoints
 from lesson5.train.device import resolve_device, resolve_precision
 
 log = logging.getLogger("lesson5.pretrain_body")
@@ -30,7 +30,7 @@ def main(smk):
     log.info("%s source: %d classes, %d training images; training on %s in %s", source, len(data.classes),
              len(data.y_train), device, precision)
     learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, str(device),
-                                checkpoint=f"{smk.params.checkpoints}/fit.pt", precision=precision, conv=cfg["conv"])
+                                checkpoint=checkpoints_for(smk.params.checkpoints, {"job": cfg, "seed": seed}) / "fit.pt", precision=precision, conv=cfg["conv"])
     described = f"{cfg['dataset']} classes {cfg['source_classes']}" if source == "classes" else \
         f"{len(data.classes)} fractal classes"
     history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes),

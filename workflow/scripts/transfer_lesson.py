@@ -11,7 +11,7 @@ import torch
 from lesson5.analysis.summary import pets_comparison
 from lesson5.experiments.lesson_scale import lesson_scale
 from lesson5.runner import run_script, seed_everything
-from lesson5.train.checkpoint import remove_checkpoints
+from lesson5.train.checkpoint import checkpoints_for, remove_checkpoints
 from lesson5.train.device import resolve_device
 
 
@@ -22,7 +22,8 @@ def main(smk):
     with np.load(smk.input.data, allow_pickle=False) as npz:
         arrays = dict(npz)
     _, history = lesson_scale(arrays, cfg, smk.params.seed, str(resolve_device(cfg["device"])),
-                              cache_dir="resources/torch", checkpoints=smk.params.checkpoints)
+                              cache_dir="resources/torch",
+                              checkpoints=checkpoints_for(smk.params.checkpoints, {"cfg": cfg, "seed": smk.params.seed}))
     history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")
     pets_comparison(history, pd.read_csv(smk.input.reference, sep="\t")).to_csv(
         smk.output.comparison, sep="\t", index=False, float_format="%.4f")

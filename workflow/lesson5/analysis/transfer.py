@@ -76,6 +76,18 @@ def probe_paired(probes: pd.DataFrame) -> pd.DataFrame:
                     for body in bodies for layer in dict.fromkeys(probes.layer)])
 
 
+def selection_edges(selection: pd.DataFrame) -> list[str]:
+    """A line for each (family, budget) whose kept lr scale is still the smallest or largest it tried."""
+    lines = []
+    for (family, budget), part in selection.groupby(["family", "budget"]):
+        kept, tried = part[part.chosen.astype(bool)].lr_scale.iloc[0], sorted(set(part.lr_scale))
+        if kept in (tried[0], tried[-1]):
+            end = "smallest" if kept == tried[0] else "largest"
+            lines.append(f"{family} at {budget} labels/class kept lr scale {kept:.3g}, the {end} it tried "
+                         f"({', '.join(f'{m:.3g}' for m in tried)})")
+    return lines
+
+
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PAIRED_COLUMNS)

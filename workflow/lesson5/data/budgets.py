@@ -4,7 +4,8 @@ For each seed, every class's training pool is shuffled once and a budget of b la
 the first b of that order, so budgets are nested (the 10-label sample holds the 5-label one) and a
 curve over budgets adds labels rather than redrawing them. Different seeds shuffle independently.
 The validation images come from the held-out split and are the same for every budget and seed, so
-strategies and seeds are compared on the same images.
+strategies and seeds are compared on the same images. A dev sample (for choosing learning rates) takes
+the next images of the same held-out order, so it never overlaps the validation images.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ def budget_indices(labels: np.ndarray, classes, budgets, seed: int) -> dict[int,
     return {b: np.sort(np.concatenate([order[:b] for order in orders.values()])) for b in budgets}
 
 
-def valid_indices(labels: np.ndarray, classes, per_class: int | None, seed: int) -> np.ndarray:
-    """A fixed, class-balanced validation sample (per_class None: every image of the classes)."""
+def valid_indices(labels: np.ndarray, classes, per_class: int | None, seed: int, skip: int = 0) -> np.ndarray:
+    """A fixed, class-balanced validation sample (per_class None: every image of the classes); ``skip``
+    passes over the first images of each class's order (those of an earlier sample)."""
     orders = class_orders(labels, classes, seed)
     if per_class is not None:
-        short = {k: len(o) for k, o in orders.items() if len(o) < per_class}
+        short = {k: len(o) for k, o in orders.items() if len(o) < skip + per_class}
         if short:
-            raise PipelineError(f"classes {short} have fewer than the {per_class} validation images asked for")
-    return np.sort(np.concatenate([o[:per_class] for o in orders.values()]))
+            what = "validation and dev" if skip else "validation"
+            raise PipelineError(f"classes {short} have fewer than the {skip + per_class} {what} images asked for")
+    end = None if per_class is None else skip + per_class
+    return np.sort(np.concatenate([o[skip:end] for o in orders.values()]))
 
 
 def relabel(labels: np.ndarray, classes) -> np.ndarray:

@@ -36,6 +36,8 @@ class TaskData(Tensors):
 
     classes: list[int] = field(default_factory=list)
     index: np.ndarray | None = None  # the training rows' indices in the dataset
+    x_dev: torch.Tensor | None = None  # labelled images for choosing lrs, never the validation ones
+    y_dev: torch.Tensor | None = None
 
 
 def images_and_labels(x: np.ndarray, y: np.ndarray, index: np.ndarray, classes, size: int):
@@ -55,11 +57,17 @@ def source_task(arrays: dict, classes, size: int) -> TaskData:
     return TaskData(*rows("train"), *rows("valid"), list(classes))
 
 
-def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int):
-    """{seed: {budget: TaskData}}: each seed's nested budgets, one fixed validation set for all."""
-    valid = valid_indices(arrays["y_valid"], classes, valid_per_class, valid_seed)
-    x_valid, y_valid = images_and_labels(arrays["x_valid"], arrays["y_valid"], valid, classes, size)
+def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int,
+                 dev_per_class: int = 0):
+    """{seed: {budget: TaskData}}: each seed's nested budgets, one fixed validation set for all, and
+    (``dev_per_class`` > 0) one dev set of further held-out images for all."""
+    def held_out(per_class, skip=0):
+        index = valid_indices(arrays["y_valid"], classes, per_class, valid_seed, skip)
+        return images_and_labels(arrays["x_valid"], arrays["y_valid"], index, classes, size)
+
+    x_valid, y_valid = held_out(valid_per_class)
+    x_dev, y_dev = held_out(dev_per_class, valid_per_class) if dev_per_class else (None, None)
     return {seed: {budget: TaskData(*images_and_labels(arrays["x_train"], arrays["y_train"], index, classes, size),
-                                    x_valid, y_valid, list(classes), index)
+                                    x_valid, y_valid, list(classes), index, x_dev, y_dev)
                    for budget, index in budget_indices(arrays["y_train"], classes, budgets, seed).items()}
             for seed in seeds}

@@ -14,7 +14,10 @@ copy of it (model and random streams), exactly as if it ran alone.
 Learning rates come from the lr finder, as the lesson picks them: on the frozen model for the head's
 lr, again after the frozen stage with the body unfrozen for the top of the slice, and on the random
 network for scratch. The budget's first seed chooses them (``LearningRates``); every later seed is
-handed the same value.
+handed the same value. With ``lr_select.by: dev`` the first seed also trains at the finder's lrs times
+each other scale, and the scale whose run scores the lowest error on a dev set (held-out images that
+are not the validation set) is the one every seed uses: the finder's pick on a flat-bottomed curve
+is noise, and a scored comparison of two arms should not hang on it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from torch import nn
 
 from lesson5.data.image_tasks import TaskData, random_flip
 from lesson5.errors import PipelineError
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, lead_strategy
 from lesson5.models.vision import cnn_model, layer_groups
 from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.loop import Learner, Tensors
@@ -94,14 +97,19 @@ class Finetune:
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
     precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto (the Learner resolves auto)
     conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
+    scales: tuple[float, ...] = (1.0,)  # multiples of the first seed's lrs it tries, scored on the dev set
+    extend: int = 0  # further scales it may try beyond the grid's edge while the best sits on it
 
     @classmethod
     def from_config(cls, transfer: dict) -> "Finetune":
         """From the transfer section (or a fine-tuning job's params): its finetune recipe, lr finder,
-        precision and conv."""
+        lr selection, precision and conv."""
         keys = cls.__dataclass_fields__
+        select = transfer.get("lr_select", {})
+        dev = select.get("by") == "dev"
         return cls(**{k: v for k, v in transfer["finetune"].items() if k in keys}, finder=dict(transfer["lr_find"]),
-                   precision=transfer["precision"], conv=transfer["conv"])
+                   precision=transfer["precision"], conv=transfer["conv"],
+                   scales=tuple(select["scales"]) if dev else (1.0,), extend=select.get("extend", 0) if dev else 0)
 
     def epochs(self, n_batches: int) -> tuple[int, int]:
         """(frozen, unfrozen) stage epochs for a sample of ``n_batches`` batches."""
@@ -116,11 +124,18 @@ class Finetune:
 
 @dataclass(frozen=True)
 class LearningRates:
-    """The lrs of one budget, chosen on its first seed: the head's, the slice after unfreezing, scratch's."""
+    """The lrs of one budget, chosen on its first seed: the head's, the slice after unfreezing, scratch's;
+    ``scale``: their multiple of the finder's (or the config's) lrs."""
 
     head: float | None = None
     slice: tuple[float, float] | None = None
     scratch: float | None = None
+    scale: float = 1.0
+
+    def scaled(self, m: float) -> "LearningRates":
+        times = (lambda lr: None if lr is None else lr * m)
+        return LearningRates(times(self.head), None if self.slice is None else tuple(lr * m for lr in self.slice),
+                             times(self.scratch), self.scale * m)
 
     def columns(self) -> dict:
         named = {"head_lr": self.head, "scratch_lr": self.scratch}
@@ -132,26 +147,32 @@ class LearningRates:
 @dataclass
 class BudgetResult:
     """What a fine-tuning job records: one row per (seed, strategy) in ``runs``, plus the lr finder
-    sweeps, per-batch training losses and valid confusion counts, and the lrs its runs used."""
+    sweeps, per-batch training losses and valid confusion counts, the lrs its runs used, and the runs
+    that chose them (``selection``: every scale the first seed tried, ``chosen`` marking the kept one)."""
 
     runs: list[dict] = field(default_factory=list)
     sweeps: list[pd.DataFrame] = field(default_factory=list)
     iterations: list[pd.DataFrame] = field(default_factory=list)
     confusions: list[pd.DataFrame] = field(default_factory=list)
+    selection: list[dict] = field(default_factory=list)
     lrs: LearningRates | None = None
 
     def extend(self, other: "BudgetResult"):
-        for name in ("runs", "sweeps", "iterations", "confusions"):
+        for name in ("runs", "sweeps", "iterations", "confusions", "selection"):
             getattr(self, name).extend(getattr(other, name))
         self.lrs = other.lrs
 
     def tables(self, family: str) -> dict[str, pd.DataFrame]:
-        """The job's four outputs, each row tagged with its family."""
+        """The job's five outputs, each row tagged with its family."""
         sweeps = pd.concat(self.sweeps) if self.sweeps else pd.DataFrame(
             columns=["lr", "loss", "smoothed_loss", "budget", "finder", "suggested"])
         frames = {"runs": pd.DataFrame(self.runs), "lr_find": sweeps, "iterations": pd.concat(self.iterations),
-                  "confusion": pd.concat(self.confusions)}
+                  "confusion": pd.concat(self.confusions),
+                  "lr_select": pd.DataFrame(self.selection, columns=SELECTION_COLUMNS)}
         return {name: frame.assign(family=family) for name, frame in frames.items()}
+
+
+SELECTION_COLUMNS = ["budget", "seed", "strategy", "lr_scale", "dev_error_rate", "dev_loss", "error_rate", "chosen"]
 
 
 def find_lr(learner: Learner, ft: Finetune, finder: str, budget: int, result: BudgetResult) -> float:
@@ -197,12 +218,17 @@ def timed(fit, *args):
     return fit(*args), time.perf_counter() - start
 
 
-def record(result: BudgetResult, learner: Learner, n: int, *, budget, seed, strategy, stages, seconds, frozen=None):
-    """Append one run's final metrics, its per-batch losses and its valid confusion counts (n classes)."""
-    final, epochs = stages[-1][1].iloc[-1], sum(len(h) for _, h in stages)
+def record(result: BudgetResult, learner: Learner, data: TaskData, *, budget, seed, strategy, stages, seconds,
+           frozen=None):
+    """Append one run's final metrics (its dev set's too, where the task has one), its per-batch losses
+    and its valid confusion counts."""
+    final, epochs, n = stages[-1][1].iloc[-1], sum(len(h) for _, h in stages), len(data.classes)
+    dev = learner.evaluate(data.x_dev, data.y_dev)[0] if data.x_dev is not None else None
     result.runs.append({"budget": budget, "seed": seed, "strategy": strategy, **result.lrs.columns(),
-                        "frozen_error_rate": frozen, "error_rate": final.error_rate, "valid_loss": final.valid_loss,
-                        "epochs": epochs, "steps": epochs * learner.n_batches(), "seconds": seconds})
+                        "lr_scale": result.lrs.scale, "frozen_error_rate": frozen, "error_rate": final.error_rate,
+                        "valid_loss": final.valid_loss, "epochs": epochs, "steps": epochs * learner.n_batches(),
+                        "seconds": seconds} | ({"dev_error_rate": dev["error_rate"], "dev_loss": dev["valid_loss"]}
+                                               if dev else {}))
     stage_of = [name for name, h in stages for _ in range(len(h) * learner.n_batches())]
     result.iterations.append(pd.DataFrame(learner.iterations).assign(
         budget=budget, seed=seed, strategy=strategy, stage=stage_of[:len(learner.iterations)]))
@@ -235,7 +261,7 @@ def finetune_from_body(data: TaskData, body: str, ft: Finetune, budget: int, see
     for strategy in (s for s in FROM_BODY if s in strategies):
         snapshot.restore(learner)
         stage, seconds = timed(continue_from_frozen, learner, strategy, unfrozen_epochs, result.lrs)
-        record(result, learner, len(data.classes), budget=budget, seed=seed, strategy=strategy, stages=[("frozen", frozen), stage],
+        record(result, learner, data, budget=budget, seed=seed, strategy=strategy, stages=[("frozen", frozen), stage],
                seconds=frozen_seconds + seconds, frozen=frozen.error_rate.iloc[-1])
     return result
 
@@ -249,9 +275,44 @@ def finetune_scratch(data: TaskData, ft: Finetune, budget: int, seed: int, devic
     epochs = sum(ft.epochs(learner.n_batches()))
     result.lrs = lrs or LearningRates(scratch=chosen_lr(learner, ft, "scratch", ft.scratch_lr, budget, result))
     history, seconds = timed(learner.fit_one_cycle, epochs, result.lrs.scratch)
-    record(result, learner, len(data.classes), budget=budget, seed=seed, strategy=SCRATCH, stages=[("unfrozen", history)],
+    record(result, learner, data, budget=budget, seed=seed, strategy=SCRATCH, stages=[("unfrozen", history)],
            seconds=seconds)
     return result
+
+
+def beyond_edge(scales: list[float], best: float) -> float | None:
+    """The next scale past the grid's end where ``best`` is its smallest or largest (one more step of the
+    grid's outer ratio there), or None when ``best`` lies inside."""
+    scales = sorted(scales)
+    if best == scales[0]:
+        return best * scales[0] / scales[1]
+    return best * scales[-1] / scales[-2] if best == scales[-1] else None
+
+
+def select_by_dev(run, ft: Finetune, lead: str) -> BudgetResult:
+    """The first seed at the finder's lrs (``run(None)``), then at each other of ``ft.scales`` times them,
+    and (up to ``ft.extend`` times) one step further while the best sits on the grid's edge; the
+    candidate whose ``lead`` run scores the lowest dev error (then dev loss) is kept as the seed's
+    result, with every candidate's rows in its ``selection``."""
+    base = run(None)
+    candidates = [base] + [run(base.lrs.scaled(m)) for m in ft.scales if m != 1]
+
+    def dev_score(candidate):
+        row = next(r for r in candidate.runs if r["strategy"] == lead)
+        return row["dev_error_rate"], row["dev_loss"]
+
+    for _ in range(ft.extend):
+        further = beyond_edge([c.lrs.scale for c in candidates], min(candidates, key=dev_score).lrs.scale)
+        if further is None:
+            break
+        candidates.append(run(base.lrs.scaled(further)))
+    best = min(candidates, key=dev_score)
+    best.sweeps = base.sweeps  # the finders ran at scale 1
+    best.selection = [{**{k: r.get(k) for k in SELECTION_COLUMNS}, "chosen": c is best}
+                      for c in sorted(candidates, key=lambda c: c.lrs.scale) for r in c.runs]
+    log.info("lr scale %g chosen on the dev set (%s)", best.lrs.scale,
+             ", ".join(f"x{c.lrs.scale:g}: {dev_score(c)[0]:.3f}" for c in candidates))
+    return best
 
 
 def finetune_budget(family: str, tasks: dict[int, TaskData], body: str | None, ft: Finetune, budget: int,
@@ -261,12 +322,17 @@ def finetune_budget(family: str, tasks: dict[int, TaskData], body: str | None, f
     ``on_seed(seed, result)`` is called after each new seed (to save progress)."""
     if family != SCRATCH and body is None:
         raise PipelineError(f"family {family!r} fine-tunes a body, and none was given")
+    if len(ft.scales) > 1 and any(d.x_dev is None for d in tasks.values()):
+        raise PipelineError(f"choosing among lr scales {list(ft.scales)} needs a dev set (lr_select.dev_per_class)")
     done, total = done or {}, BudgetResult()
     for seed, data in tasks.items():
         result = done.get(seed)
         if result is None:
-            result = (finetune_scratch(data, ft, budget, seed, device, total.lrs) if family == SCRATCH else
-                      finetune_from_body(data, body, ft, budget, seed, device, strategies, total.lrs))
+            def run(lrs, data=data, seed=seed):
+                return (finetune_scratch(data, ft, budget, seed, device, lrs) if family == SCRATCH else
+                        finetune_from_body(data, body, ft, budget, seed, device, strategies, lrs))
+            choose = total.lrs is None and len(ft.scales) > 1
+            result = select_by_dev(run, ft, lead_strategy(family, strategies)) if choose else run(total.lrs)
             if on_seed is not None:
                 on_seed(seed, result)
         total.extend(result)

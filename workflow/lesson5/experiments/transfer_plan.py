@@ -27,6 +27,14 @@ def method(family: str, strategy: str) -> str:
     return strategy if family == SCRATCH else f"{strategy}, {family} body"
 
 
+def lead_strategy(family: str, strategies) -> str:
+    """The strategy whose dev error chooses a family's lr scale: a body's strategies share one frozen
+    stage and so one set of lrs; the lesson's recipe (discriminative) leads where it is trained."""
+    if family == SCRATCH:
+        return SCRATCH
+    return DISCRIMINATIVE if DISCRIMINATIVE in strategies else next(s for s in FROM_BODY if s in strategies)
+
+
 def families(transfer: dict) -> list[str]:
     """The fine-tuning families of a config: each body with strategies, then scratch if asked for."""
     wanted = [b for b in transfer["bodies"] if transfer["strategies"].get(b)]
@@ -59,9 +67,21 @@ def finetune_params(transfer: dict, family: str, budget: int) -> dict:
         finetune={k: transfer["finetune"][k] for k in ft_keys},
         lr_find={**{k: finder[k] for k in ("start_lr", "end_lr", "num_it", "rise")},
                  "pick": {k: finder["pick"][k] for k in picks}},
+        lr_select=lr_select_params(transfer),
         strategies=job_strategies(transfer, family, budget),
         **{k: transfer[k] for k in TASK_KEYS},
     )
+
+
+def lr_select_params(transfer: dict) -> dict:
+    """How the fine-tuning jobs choose among lr scales: the finder's pick alone reads nothing more."""
+    select = transfer["lr_select"]
+    return dict(select) if select["by"] == "dev" else {"by": select["by"]}
+
+
+def dev_per_class(job: dict) -> int:
+    """The dev images per class a fine-tuning job (its params) needs: none unless it chooses on them."""
+    return job["lr_select"]["dev_per_class"] if job["lr_select"]["by"] == "dev" else 0
 
 
 def pretrain_params(transfer: dict, source: str) -> dict:

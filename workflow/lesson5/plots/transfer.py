@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, HEAD_ONLY, HIGH_LR, RANDOM, SCRATCH, method
+from lesson5.experiments.transfer_plan import (DISCRIMINATIVE, HEAD_ONLY, HIGH_LR, RANDOM, SCRATCH, lead_strategy,
+                                              method)
 from lesson5.plots.style import plt, save
 from lesson5.train.lr import trim_sweep
 from lesson5.train.smoothing import smooth
@@ -83,6 +84,38 @@ def plot_lr_finder(sweeps: pd.DataFrame, finder: str, title: str, path, skip_sta
                xlabel="learning rate (log scale); dot: the lr chosen", ylabel="smoothed training loss (cross-entropy)")
         ax.legend(fontsize=8)
     fig.suptitle(title)
+    save(fig, path)
+
+
+def plot_lr_select(selection: pd.DataFrame, title: str, path):
+    """Dev error of each lr scale the first seed tried, one panel per family (its lead strategy, the one
+    that chose), one line per label budget, the kept scale ringed; valid error dotted beside it."""
+    panels = list(dict.fromkeys(selection.family)) or [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.6), squeeze=False, sharey=True)
+    cmap = plt.get_cmap("viridis")
+    for ax, family in zip(axes[0], panels):
+        if family is None:
+            ax.text(0.5, 0.5, "lr_select.by is finder: no scales were tried", ha="center", va="center",
+                    transform=ax.transAxes)
+            continue
+        part = selection[selection.family == family]
+        lead = lead_strategy(family, set(part.strategy))
+        budgets = sorted(part.budget.unique())
+        for k, budget in enumerate(budgets):
+            runs = part[(part.budget == budget) & (part.strategy == lead)].sort_values("lr_scale")
+            color = cmap(k / max(len(budgets) - 1, 1))
+            ax.plot(runs.lr_scale, runs.dev_error_rate, "-o", color=color, label=f"{budget} labels/class")
+            ax.plot(runs.lr_scale, runs.error_rate, ":", color=color, alpha=0.7)
+            kept = runs[runs.chosen.astype(bool)]
+            ax.scatter(kept.lr_scale, kept.dev_error_rate, s=160, facecolors="none", edgecolors="black", zorder=3)
+        ax.set_xscale("log")
+        scales = sorted(part.lr_scale.unique())
+        ax.set_xticks(scales, [f"{m:.3g}" for m in scales])
+        ax.minorticks_off()
+        ax.set(title=method(family, lead), xlabel="lr scale (multiple of the lr finder's pick, log)",
+               ylabel="error rate (solid: dev set, dotted: valid set)")
+        ax.legend(fontsize=7, title="ringed: the scale kept", title_fontsize=7)
+    fig.suptitle(title, fontsize=10)
     save(fig, path)
 
 

@@ -9,6 +9,8 @@ while saving leaves the previous checkpoint intact. Jobs keep them under ``check
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
 import shutil
@@ -18,6 +20,8 @@ import numpy as np
 import torch
 
 from lesson5.atomic import atomic_output
+
+log = logging.getLogger(__name__)
 
 
 def rng_state(generators: list[torch.Generator]) -> dict:
@@ -53,6 +57,21 @@ def save_checkpoint(path, *, epoch: int, model, opt, sched, generators, rows, re
 def load_checkpoint(path, device) -> dict:
     # our own file (RNG states are numpy/python objects, so not weights_only)
     return torch.load(path, map_location=device, weights_only=False)
+
+
+def checkpoints_for(folder: str | Path, settings) -> Path:
+    """The job's checkpoint folder, emptied first if an earlier, killed job left it under other
+    settings (its params): resuming from them would mix two configurations' numbers silently."""
+    folder, wanted = Path(folder), json.dumps(settings, sort_keys=True, default=str)
+    stamp = folder / "settings.json"
+    if folder.exists() and (not stamp.exists() or stamp.read_text() != wanted):
+        log.warning("discarding checkpoints in %s: written under other settings", folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
+        with atomic_output(stamp) as tmp:
+            Path(tmp).write_text(wanted)
+    return folder
 
 
 def remove_checkpoints(folder: str | Path):

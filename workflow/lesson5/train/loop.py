@@ -198,11 +198,17 @@ class Learner:
         """Valid loss and metrics, one dict per model. The predictions stay in ``valid_pred`` (after a
         fit: the trained model's, for a confusion matrix without predicting again)."""
         pred = self.valid_pred = self.predict(self.data.x_valid)
-        preds = pred.unbind(0) if self.stacked else [pred]
+        return self.scores(pred, self.data.y_valid)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
+        """Loss and metrics on other labelled images than the validation set, one dict per model."""
+        return self.scores(self.predict(x.to(self.torch_device)), y.to(self.torch_device))
+
+    def scores(self, pred: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
         out = []
-        for p in preds:
-            row = {"valid_loss": float(self.loss_func(p, self.data.y_valid))}
-            row.update({name: metric(p, self.data.y_valid) for name, metric in self.metrics.items()})
+        for p in pred.unbind(0) if self.stacked else [pred]:
+            row = {"valid_loss": float(self.loss_func(p, y))}
+            row.update({name: metric(p, y) for name, metric in self.metrics.items()})
             out.append(row)
         return out
 
