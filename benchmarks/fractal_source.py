@@ -23,6 +23,7 @@ from lesson5.data.fractals import FractalSpec, fractal_dataset
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
+from lesson5.experiments.transfer_plan import dev_per_class
 from lesson5.models.vision import resnet34_body, save_body
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -83,8 +84,8 @@ def main():
     t2 = time.perf_counter()
     arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
     select = {**TRANSFER["lr_select"], "by": args.lr_select}
-    dev = select["dev_per_class"] if args.lr_select == "dev" else 0
-    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28, dev)
+    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28,
+                         dev_per_class({"lr_select": select}))
     torch.manual_seed(0)
     probes = {}
     bodies = {"fractal": resnet34_body(body_file, conv=conv), "random": resnet34_body("scratch", conv=conv)}

@@ -6,7 +6,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from lesson5.analysis.aggregate import format_mean_std, mean_std
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, RANDOM, SCRATCH, method
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, RANDOM, SCRATCH, beyond_edge, method
 
 PROBE_LABEL = "linear probe, {body} body ({layer})"
 PAIRED_COLUMNS = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_seeds", "p", "outcome", "verdict"]
@@ -81,7 +81,7 @@ def selection_edges(selection: pd.DataFrame) -> list[str]:
     lines = []
     for (family, budget), part in selection.groupby(["family", "budget"]):
         kept, tried = part[part.chosen.astype(bool)].lr_scale.iloc[0], sorted(set(part.lr_scale))
-        if kept in (tried[0], tried[-1]):
+        if beyond_edge(tried, kept) is not None:  # the test select_by_dev steps by
             end = "smallest" if kept == tried[0] else "largest"
             lines.append(f"{family} at {budget} labels/class kept lr scale {kept:.3g}, the {end} it tried "
                          f"({', '.join(f'{m:.3g}' for m in tried)})")

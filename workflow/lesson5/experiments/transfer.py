@@ -34,7 +34,7 @@ from torch import nn
 
 from lesson5.data.image_tasks import TaskData, random_flip
 from lesson5.errors import PipelineError
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, lead_strategy
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, beyond_edge, lead_strategy
 from lesson5.models.vision import cnn_model, layer_groups
 from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.loop import Learner, Tensors
@@ -278,15 +278,6 @@ def finetune_scratch(data: TaskData, ft: Finetune, budget: int, seed: int, devic
     record(result, learner, data, budget=budget, seed=seed, strategy=SCRATCH, stages=[("unfrozen", history)],
            seconds=seconds)
     return result
-
-
-def beyond_edge(scales: list[float], best: float) -> float | None:
-    """The next scale past the grid's end where ``best`` is its smallest or largest (one more step of the
-    grid's outer ratio there), or None when ``best`` lies inside."""
-    scales = sorted(scales)
-    if best == scales[0]:
-        return best * scales[0] / scales[1]
-    return best * scales[-1] / scales[-2] if best == scales[-1] else None
 
 
 def select_by_dev(run, ft: Finetune, lead: str) -> BudgetResult:

@@ -35,6 +35,15 @@ def lead_strategy(family: str, strategies) -> str:
     return DISCRIMINATIVE if DISCRIMINATIVE in strategies else next(s for s in FROM_BODY if s in strategies)
 
 
+def beyond_edge(scales: list[float], best: float) -> float | None:
+    """The next scale past the grid's end where ``best`` is its smallest or largest (one more step of the
+    grid's outer ratio there), or None when ``best`` lies inside."""
+    scales = sorted(scales)
+    if best == scales[0]:
+        return best * scales[0] / scales[1]
+    return best * scales[-1] / scales[-2] if best == scales[-1] else None
+
+
 def families(transfer: dict) -> list[str]:
     """The fine-tuning families of a config: each body with strategies, then scratch if asked for."""
     wanted = [b for b in transfer["bodies"] if transfer["strategies"].get(b)]
