@@ -14,17 +14,12 @@ BIN = Path(sys.executable).parent
 
 
 def pytest_configure(config):
-    """An xdist worker (two share two cores) trains with one torch thread, not two each. A hook, not
+    """An xdist worker (workers share two cores) trains with one torch thread, not two each. A hook, not
     module code: scripts that import a test module as a plain module must not pull torch in."""
     if hasattr(config, "workerinput"):
         import torch
 
         torch.set_num_threads(1)
-
-
-def pytest_collection_modifyitems(items):
-    """The tiny run's tests first: the longest file starts at once and the other worker takes the rest."""
-    items.sort(key=lambda item: "tiny_pipeline" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture
