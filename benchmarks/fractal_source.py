@@ -29,13 +29,17 @@ from lesson5.models.vision import resnet34_body, save_body
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
-def transfer_recipe(variant: str | None) -> dict:
-    """The default config's transfer section (pretraining, fine-tuning and the lr finder as the stage runs
-    them), with a variant config's keys merged over it by Snakemake's own --configfile merge."""
+def merged_config(variant: str | None) -> dict:
+    """The default config with a variant config's keys merged over it by Snakemake's own --configfile merge."""
     config = yaml.safe_load((CONFIG / "config.yaml").read_text())
     if variant:
         update_config(config, yaml.safe_load(Path(variant).read_text()))
-    return config["transfer"]
+    return config
+
+
+def transfer_recipe(variant: str | None) -> dict:
+    """The merged config's transfer section: pretraining, fine-tuning and the lr finder as the stage runs them."""
+    return merged_config(variant)["transfer"]
 
 
 def main():

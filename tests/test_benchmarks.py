@@ -90,6 +90,24 @@ def test_finetune_parts_on_generated_images(tmp_path):
 
 
 @pytest.mark.e2e
+def test_body_cut_on_generated_images(tmp_path):
+    import numpy as np
+
+    from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset
+    from lesson5.models.vision import cnn_model, save_body
+
+    data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
+    np.savez(tmp_path / "images.npz", **split_train_valid(load_idx_dataset(data), 100, 0))
+    (tmp_path / "bodies" / "fractal").mkdir(parents=True)
+    save_body(cnn_model(5), tmp_path / "bodies" / "fractal" / "body.pt")
+    out = run("body_cut.py", "--images", tmp_path / "images.npz", "--bodies", tmp_path / "bodies", "--cuts",
+              "layer2", "--budgets", 2, "--config", ROOT / "config" / "tiny.yaml")
+    rows = [line.split(" | ") for line in out.splitlines()[1:]]
+    assert [row[:2] for row in rows] == [["layer2", "2"]] and all(len(row) == 6 for row in rows)
+    assert all(row[4].endswith("/2)") for row in rows)  # tiny's two seeds, paired
+
+
+@pytest.mark.e2e
 def test_resnet_throughput_small():
     out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32",
               "--convs", "plain", "centre_tap", "--steps", 2)

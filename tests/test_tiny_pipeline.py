@@ -175,6 +175,8 @@ RERUNS = [
      {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'conv': 'plain'}",  # every ResNet job: both pretrainings, the fine-tuning and the probe
      {"pretrain_body": 2, "finetune": 6, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'cut': 'layer2'}",  # the fine-tuning only: bodies are pretrained whole, the probe reads every layer
+     {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'fractal': {'variation': 0.3}}",  # the broad body and what starts from it, not the narrow one
      {"fractal_images": 1, "pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'strategy_budgets': {'unfrozen_high_lr': [3]}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),

@@ -300,7 +300,7 @@ def test_the_lead_strategy_and_the_params_of_lr_selection():
     finder = {"lr_select": {"by": "finder", "scales": [0.5, 1, 2], "dev_per_class": 7}}
     assert lr_select_params(finder) == {"by": "finder"}  # scales unread: changing them reruns nothing
     assert dev_per_class(dev) == 7 and dev_per_class({"lr_select": lr_select_params(finder)}) == 0
-    common = {"finetune": {}, "lr_find": {}, "precision": "fp32", "conv": "plain"}
+    common = {"finetune": {}, "lr_find": {}, "precision": "fp32", "conv": "plain", "cut": "layer4"}
     assert Finetune.from_config(common | dev).scales == (0.5, 1, 2)
     assert Finetune.from_config(common | finder).scales == (1.0,)
 

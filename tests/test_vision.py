@@ -46,6 +46,31 @@ def test_body_and_layer_groups():
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 5)
 
 
+@pytest.mark.parametrize("cut, first, second", [("layer3", [64, 128], [256]), ("layer2", [64], [128])])
+def test_a_cut_body_ends_early_and_splits_its_stages_as_fastai_splits_the_whole(tmp_path, cut, first, second):
+    whole = cnn_model(5)
+    save_body(whole, tmp_path / "body.pt")
+    model = cnn_model(5, str(tmp_path / "body.pt"), cut=cut)
+    body, groups = model[0], layer_groups(model)
+
+    def widths(stages):  # a ResNet stage by the channels it puts out: 64 (layer1), 128, 256, 512 (layer4)
+        return [stage[-1].conv2.out_channels for stage in stages]
+
+    assert [type(m).__name__ for m in groups[0][:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert widths(groups[0][4:]) == first and widths(groups[1]) == second and groups[2] == [model[1]]
+    assert len(body) == 4 + len(first) + len(second)
+    assert model[1][2].num_features == 2 * second[-1]  # the head sees the cut's channels
+    kept = body.state_dict()  # the checkpoint's weights of the stages kept, every one
+    assert all(torch.equal(v, whole[0].state_dict()[k]) for k, v in kept.items()) and len(kept) > 0
+    model.eval()
+    assert model(torch.randn(2, 3, 28, 28)).shape == (2, 5)
+
+
+def test_an_unknown_cut_names_the_choices():
+    with pytest.raises(PipelineError, match="cut 'layer5'.*layer2"):
+        resnet34_body(cut="layer5")
+
+
 def forward_backward(conv, x):
     """conv(x), and the gradients of x and of every parameter, for a fixed random weighting of the output."""
     x = x.clone().requires_grad_(True)

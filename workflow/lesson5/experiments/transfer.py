@@ -57,9 +57,10 @@ def vision_learner(model: nn.Module, data: Tensors, *, bs: int, wd: float, lr_di
                    lr_div=lr_div, transform=transform, precision=precision, **{"valid_bs": 500, **options})
 
 
-def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=None, conv: str = "plain") -> nn.Module:
+def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=None, conv: str = "plain",
+                cut: str = "layer4") -> nn.Module:
     torch.manual_seed(seed)
-    return cnn_model(n_classes, weights, ps, cache_dir, conv).to(memory_format=torch.channels_last)
+    return cnn_model(n_classes, weights, ps, cache_dir, conv, cut).to(memory_format=torch.channels_last)
 
 
 # ----- source task ----------------------------------------------------------------------------------
@@ -97,18 +98,19 @@ class Finetune:
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
     precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto (the Learner resolves auto)
     conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
+    cut: str = "layer4"  # where every fine-tuned network's body ends (models.vision.CUTS), scratch's too
     scales: tuple[float, ...] = (1.0,)  # multiples of the first seed's lrs it tries, scored on the dev set
     extend: int = 0  # further scales it may try beyond the grid's edge while the best sits on it
 
     @classmethod
     def from_config(cls, transfer: dict) -> "Finetune":
         """From the transfer section (or a fine-tuning job's params): its finetune recipe, lr finder,
-        lr selection, precision and conv."""
+        lr selection, precision, conv and cut."""
         keys = cls.__dataclass_fields__
         select = transfer.get("lr_select", {})
         dev = select.get("by") == "dev"
         return cls(**{k: v for k, v in transfer["finetune"].items() if k in keys}, finder=dict(transfer["lr_find"]),
-                   precision=transfer["precision"], conv=transfer["conv"],
+                   precision=transfer["precision"], conv=transfer["conv"], cut=transfer["cut"],
                    scales=tuple(select["scales"]) if dev else (1.0,), extend=select.get("extend", 0) if dev else 0)
 
     def epochs(self, n_batches: int) -> tuple[int, int]:
@@ -117,7 +119,7 @@ class Finetune:
                 stage_epochs(self.unfrozen_epochs, n_batches, self.min_steps))
 
     def learner(self, data: TaskData, weights: str, seed: int, device: str) -> Learner:
-        model = fresh_model(len(data.classes), weights, self.ps, seed, conv=self.conv)
+        model = fresh_model(len(data.classes), weights, self.ps, seed, conv=self.conv, cut=self.cut)
         return vision_learner(model, data, bs=self.bs, wd=self.wd, lr_div=self.lr_div, seed=seed, device=device,
                               valid_every=0, precision=self.precision)
 

@@ -19,7 +19,7 @@ RANDOM = "random"  # the probes' untrained body
 FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
 BODY_KEYS = (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"])
 SCRATCH_KEYS = (FINETUNE_COMMON + ["scratch_lr"], ["scratch"])  # transfer.finetune keys, lr_find.pick keys
-TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision", "conv")
+TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision", "conv", "cut")
 
 
 def method(family: str, strategy: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import urllib.error
 from pathlib import Path
@@ -18,6 +19,9 @@ log = logging.getLogger(__name__)
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 CONVS = ("centre_tap", "plain")  # how a body computes its 3x3 convolutions (config transfer.conv)
+# where a body ends (config transfer.cut, fastai's create_body cut): after its last stage, or earlier
+CUTS = ("layer2", "layer3", "layer4")
+STEM = 4  # conv1, bn1, relu, maxpool: the body's children before layer1
 
 
 class CentreTapConv2d(nn.Conv2d):
@@ -72,17 +76,21 @@ def create_head(n_features: int, n_classes: int, ps: float = 0.5, hidden: int = 
 
 
 def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None = None,
-                  conv: str = "plain") -> nn.Sequential:
-    """ResNet-34 without avgpool and fc: Sequential(conv1, bn1, relu, maxpool, layer1..layer4).
+                  conv: str = "plain", cut: str = "layer4") -> nn.Sequential:
+    """ResNet-34 without avgpool and fc: Sequential(conv1, bn1, relu, maxpool, layer1..layer4), ending at
+    ``cut`` (layer2 or layer3 drop the stages after it, as fastai's create_body cut does).
 
     weights: "scratch" (random init), "imagenet" (torchvision's IMAGENET1K_V1, downloaded once into
-    ``cache_dir`` and hash-checked by torchvision), or a path to a body checkpoint of this pipeline.
+    ``cache_dir`` and hash-checked by torchvision), or a path to a body checkpoint of this pipeline
+    (a whole body: a cut keeps its first stages).
     conv: "centre_tap" computes 3x3 convolutions of 1x1 maps as CentreTapConv2d does; "plain" leaves
     torchvision's convolutions as they are.
     """
     if conv not in CONVS:
         raise PipelineError(f"conv {conv!r}: use one of {CONVS}")
-    body = _resnet34_body(weights, cache_dir)
+    if cut not in CUTS:
+        raise PipelineError(f"cut {cut!r}: use one of {CUTS}")
+    body = _resnet34_body(weights, cache_dir)[:STEM + CUTS.index(cut) + 2]
     return use_centre_tap(body) if conv == "centre_tap" else body
 
 
@@ -111,20 +119,23 @@ def _resnet34_body(weights: str, cache_dir) -> nn.Sequential:
 
 
 def body_features(body: nn.Module) -> int:
-    """Channels out of the body (512 for resnet34)."""
+    """Channels out of the body (512 for a whole resnet34, 256 after layer3, 128 after layer2)."""
     return [m for m in body.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
 
 
 def cnn_model(n_classes: int, weights: str = "scratch", ps: float = 0.5, cache_dir=None,
-              conv: str = "plain") -> nn.Sequential:
-    body = resnet34_body(weights, cache_dir, conv)
+              conv: str = "plain", cut: str = "layer4") -> nn.Sequential:
+    body = resnet34_body(weights, cache_dir, conv, cut)
     return nn.Sequential(body, create_head(2 * body_features(body), n_classes, ps))
 
 
 def layer_groups(model: nn.Sequential) -> list[list[nn.Module]]:
-    """fastai's resnet split: (stem, layer1, layer2), (layer3, layer4), (head)."""
+    """fastai's resnet split: (stem, layer1, layer2), (layer3, layer4), (head); a cut body splits its
+    stages the same way, the later half in the second group: (stem, layer1, layer2), (layer3), (head)
+    after layer3, (stem, layer1), (layer2), (head) after layer2."""
     body, head = model[0], model[1]
-    return [list(body[:6]), list(body[6:]), [head]]
+    split = STEM + math.ceil((len(body) - STEM) / 2)
+    return [list(body[:split]), list(body[split:]), [head]]
 
 
 def save_body(model: nn.Sequential, path, **meta):
