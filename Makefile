@@ -3,10 +3,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CORES ?= 8
-# pytest workers: three on two cores, because the Slurm tests mostly wait on the cluster and a third
-# worker keeps both cores busy meanwhile (docs/benchmarks.md, "Tests and CI"); --dist loadfile keeps a
-# file's tests, and its module fixtures, on one worker
-TEST_WORKERS ?= 3
+# pytest workers: the end-to-end tests mostly wait on process start-up and imports, so two workers
+# keep two cores busy (a third was no faster: docs/benchmarks.md, "Tests and CI"); --dist loadfile
+# keeps a file's tests, and its module fixtures, on one worker
+TEST_WORKERS ?= 2
 ARGS ?=
 
 .PHONY: venv run test report dryrun lint fmt clean
