@@ -90,7 +90,7 @@ def resnet34_body(weights: str = "scratch", cache_dir: str | os.PathLike | None 
         raise PipelineError(f"conv {conv!r}: use one of {CONVS}")
     if cut not in CUTS:
         raise PipelineError(f"cut {cut!r}: use one of {CUTS}")
-    body = _resnet34_body(weights, cache_dir)[:STEM + CUTS.index(cut) + 2]
+    body = _resnet34_body(weights, cache_dir)[:STEM + int(cut.removeprefix("layer"))]  # the stem, layer1..cut
     return use_centre_tap(body) if conv == "centre_tap" else body
 
 
