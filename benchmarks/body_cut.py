@@ -22,18 +22,23 @@ from lesson5.data.image_tasks import target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget
 from lesson5.experiments.transfer_plan import SCRATCH, dev_per_class, finetune_params, lead_strategy
 from lesson5.models.vision import CUTS
+from lesson5.train.device import resolve_device
 
 
-def lead_errors(family: str, job: dict, images: dict, bodies: Path, budget: int, valid_seed: int) -> list[float]:
+def lead_errors(family: str, job: dict, tasks: dict, bodies: Path, budget: int, device: str) -> list[float]:
     """Every seed's error of the family's lead strategy at one budget, as its finetune job would train it."""
+    body = None if family == SCRATCH else str(bodies / family / "body.pt")
+    lead = lead_strategy(family, job["strategies"])
+    result = finetune_budget(family, tasks, body, Finetune.from_config(job), budget, device, [lead])
+    return [r["error_rate"] for r in result.runs if r["strategy"] == lead]
+
+
+def budget_tasks(images: dict, job: dict, budget: int, valid_seed: int) -> dict:
+    """{seed: TaskData} of one budget, as a finetune job draws them: every family and cut sees the same."""
     seeds = list(job["seeds"])
     tasks = target_tasks(images, job["target_classes"], [budget], seeds, job["valid_per_class"], valid_seed,
                          job["size"], dev_per_class(job))
-    body = None if family == SCRATCH else str(bodies / family / "body.pt")
-    lead = lead_strategy(family, job["strategies"])
-    result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, Finetune.from_config(job),
-                             budget, "cpu", [lead])
-    return [r["error_rate"] for r in result.runs if r["strategy"] == lead]
+    return {s: tasks[s][budget] for s in seeds}
 
 
 def main():
@@ -54,12 +59,15 @@ def main():
     with np.load(args.images, allow_pickle=False) as npz:
         images = dict(npz)
     a, b = args.families
+    device = str(resolve_device(transfer["device"]))
+    tasks = {budget: budget_tasks(images, finetune_params(transfer, a, budget), budget, valid_seed)
+             for budget in args.budgets}
     print(f"cut | labels/class | {a} | {b} | {a} - {b} (seeds better) | seconds")
     for cut in args.cuts:
         for budget in args.budgets:
             started = time.perf_counter()
-            errors = {f: lead_errors(f, finetune_params({**transfer, "cut": cut}, f, budget), images,
-                                     Path(args.bodies), budget, valid_seed) for f in (a, b)}
+            errors = {f: lead_errors(f, finetune_params({**transfer, "cut": cut}, f, budget), tasks[budget],
+                                     Path(args.bodies), budget, device) for f in (a, b)}
             diff = np.subtract(errors[a], errors[b])
             print(f"{cut} | {budget} | {np.mean(errors[a]):.3f} | {np.mean(errors[b]):.3f} | "
                   f"{diff.mean():+.3f} ({(diff < 0).sum()}/{len(diff)}) | {time.perf_counter() - started:.0f}",
