@@ -18,9 +18,8 @@ import numpy as np
 import torch
 
 from fractal_source import merged_config
-from lesson5.data.image_tasks import target_tasks
-from lesson5.experiments.transfer import Finetune, finetune_budget
-from lesson5.experiments.transfer_plan import SCRATCH, dev_per_class, finetune_params, lead_strategy
+from lesson5.experiments.transfer import Finetune, budget_tasks, finetune_budget
+from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 from lesson5.models.vision import CUTS
 from lesson5.train.device import resolve_device
 
@@ -31,14 +30,6 @@ def lead_errors(family: str, job: dict, tasks: dict, bodies: Path, budget: int, 
     lead = lead_strategy(family, job["strategies"])
     result = finetune_budget(family, tasks, body, Finetune.from_config(job), budget, device, [lead])
     return [r["error_rate"] for r in result.runs if r["strategy"] == lead]
-
-
-def budget_tasks(images: dict, job: dict, budget: int, valid_seed: int) -> dict:
-    """{seed: TaskData} of one budget, as a finetune job draws them: every family and cut sees the same."""
-    seeds = list(job["seeds"])
-    tasks = target_tasks(images, job["target_classes"], [budget], seeds, job["valid_per_class"], valid_seed,
-                         job["size"], dev_per_class(job))
-    return {s: tasks[s][budget] for s in seeds}
 
 
 def main():

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lesson5.data.image_tasks import target_tasks
-from lesson5.experiments.transfer import Finetune, finetune_budget
-from lesson5.experiments.transfer_plan import SCRATCH, dev_per_class
+from lesson5.experiments.transfer import Finetune, budget_tasks, finetune_budget
+from lesson5.experiments.transfer_plan import SCRATCH
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import atomic_save, checkpoints_for, remove_checkpoints
 from lesson5.train.device import resolve_device, resolve_precision
@@ -28,11 +27,9 @@ def main(smk):
     imports = started - IMPORTING
     torch.set_num_threads(smk.threads)
     cfg, family, budget = smk.params.job, smk.wildcards.family, int(smk.wildcards.budget)
-    seeds = list(cfg["seeds"])
-    seed_everything(seeds[0])
+    seed_everything(cfg["seeds"][0])
     with np.load(smk.input.data, allow_pickle=False) as npz:
-        tasks = target_tasks(dict(npz), cfg["target_classes"], [budget], seeds, cfg["valid_per_class"],
-                             smk.params.valid_seed, cfg["size"], dev_per_class(cfg))
+        tasks = budget_tasks(dict(npz), cfg, budget, smk.params.valid_seed)
     prepared = time.perf_counter()
     progress = checkpoints_for(smk.params.checkpoints, {"job": cfg, "valid_seed": smk.params.valid_seed})
     done = {int(p.stem.split("~")[1]): torch.load(p, weights_only=False) for p in sorted(progress.glob("seed~*.pt"))}
@@ -41,7 +38,7 @@ def main(smk):
     logging.getLogger("lesson5.finetune").info("training on %s in %s", device, precision)
     body = None if family == SCRATCH else smk.input.body or family  # this pipeline's body file, or imagenet
     ft = Finetune.from_config(cfg)
-    result = finetune_budget(family, {s: tasks[s][budget] for s in seeds}, body, ft, budget, str(device),
+    result = finetune_budget(family, tasks, body, ft, budget, str(device),
                              list(cfg["strategies"]), done=done,
                              on_seed=lambda seed, r: atomic_save(r, progress / f"seed~{seed}.pt"))
     trained = time.perf_counter()

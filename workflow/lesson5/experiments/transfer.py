@@ -32,9 +32,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lesson5.data.image_tasks import TaskData, random_flip
+from lesson5.data.image_tasks import TaskData, random_flip, target_tasks
 from lesson5.errors import PipelineError
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, beyond_edge, lead_strategy
+from lesson5.experiments.transfer_plan import (DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, beyond_edge, dev_per_class,
+                                              lead_strategy)
 from lesson5.models.vision import cnn_model, layer_groups
 from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.loop import Learner, Tensors
@@ -306,6 +307,15 @@ def select_by_dev(run, ft: Finetune, lead: str) -> BudgetResult:
     log.info("lr scale %g chosen on the dev set (%s)", best.lrs.scale,
              ", ".join(f"x{c.lrs.scale:g}: {dev_score(c)[0]:.3f}" for c in candidates))
     return best
+
+
+def budget_tasks(arrays: dict, job: dict, budget: int, valid_seed: int) -> dict[int, TaskData]:
+    """{seed: TaskData} of one label budget as a fine-tuning job (its params) reads it: every seed's
+    labelled images, the validation set and, where the job chooses lrs on one, the dev set."""
+    seeds = list(job["seeds"])
+    tasks = target_tasks(arrays, job["target_classes"], [budget], seeds, job["valid_per_class"], valid_seed,
+                         job["size"], dev_per_class(job))
+    return {seed: tasks[seed][budget] for seed in seeds}
 
 
 def finetune_budget(family: str, tasks: dict[int, TaskData], body: str | None, ft: Finetune, budget: int,
