@@ -9,6 +9,9 @@ JOB_FAMILIES, JOB_BUDGETS = transfer_job_columns(
 OWN = [b for b in TRANSFER["bodies"] if b in OWN_BODIES]  # the bodies this pipeline pretrains
 BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
 FRACTALS = f"{OUT}/transfer/fractal/images.npz"
+# the bodies first (a body's fine-tuning jobs wait on it), then fine-tuning by budget, largest first:
+# the longest jobs start early and the stage ends on short ones, so no core idles at its end
+BODIES_FIRST = max(TRANSFER["budgets"]) + 1
 
 
 rule fractal_images:
@@ -24,6 +27,7 @@ rule fractal_images:
         f"{LOGS}/fractal_images.log",
     benchmark:
         f"{BENCH}/fractal_images.tsv"
+    priority: BODIES_FIRST
     conda:
         "../environment.yml"
     resources:
@@ -49,6 +53,7 @@ rule pretrain_body:
         f"{BENCH}/pretrain_body/{{source}}.tsv"
     wildcard_constraints:
         source="|".join(OWN_BODIES),
+    priority: BODIES_FIRST
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
@@ -81,6 +86,7 @@ rule finetune:
     wildcard_constraints:
         family="|".join(FAMILIES),
         budget=r"\d+",
+    priority: lambda wc: int(wc.budget)
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
