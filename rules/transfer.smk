@@ -9,8 +9,8 @@ JOB_FAMILIES, JOB_BUDGETS = transfer_job_columns(
 OWN = [b for b in TRANSFER["bodies"] if b in OWN_BODIES]  # the bodies this pipeline pretrains
 BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
 FRACTALS = f"{OUT}/transfer/fractal/images.npz"
-# the bodies first (a body's fine-tuning jobs wait on it), then fine-tuning by budget, largest first:
-# the longest jobs start early and the stage ends on short ones, so no core idles at its end
+# the bodies and their probe first (a body's fine-tuning jobs wait on it), then fine-tuning by budget,
+# largest first: the longest jobs start early and the stage ends on short ones, so no core idles at its end
 BODIES_FIRST = max(TRANSFER["budgets"]) + 1
 
 
@@ -112,6 +112,7 @@ rule transfer_probe:
         f"{LOGS}/transfer_probe.log",
     benchmark:
         f"{BENCH}/transfer_probe.tsv"
+    priority: BODIES_FIRST
     conda:
         "../environment.yml"
     threads: TRANSFER["threads"]
