@@ -10,7 +10,8 @@ OWN = [b for b in TRANSFER["bodies"] if b in OWN_BODIES]  # the bodies this pipe
 BUDGET_DIR = f"{OUT}/transfer/finetune/{{family}}/budget~{{budget}}"
 FRACTALS = f"{OUT}/transfer/fractal/images.npz"
 # the bodies and their probe first (a body's fine-tuning jobs wait on it), then fine-tuning by budget,
-# largest first: the longest jobs start early and the stage ends on short ones, so no core idles at its end
+# largest first: the longest jobs start early and the stage ends on short ones, so no core idles at its end;
+# other stages keep priority 0 and, on few cores, run after this one, the longest path of the pipeline
 BODIES_FIRST = max(TRANSFER["budgets"]) + 1
 
 
