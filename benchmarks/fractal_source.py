@@ -21,7 +21,7 @@ from snakemake.utils import update_config
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.fractals import FractalSpec, fractal_dataset
 from lesson5.data.idx import load_idx_dataset, split_train_valid
-from lesson5.data.image_tasks import source_task, target_tasks
+from lesson5.data.image_tasks import AUGMENTS, source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.experiments.transfer_plan import dev_per_class
 from lesson5.models.vision import resnet34_body, save_body
@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--sigma", type=float, nargs=2, default=spec.sigma)
     ap.add_argument("--epochs", type=int, default=TRANSFER["pretrain"]["epochs"])
     ap.add_argument("--lr", type=float, default=TRANSFER["pretrain"]["lr"])
+    ap.add_argument("--augment", choices=sorted(AUGMENTS), default=TRANSFER["pretrain"]["augment"],
+                    help="the pretraining's augmentation of each batch (transfer.pretrain.augment)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--finetune", action="store_true", help="also fine-tune (discriminative) at each budget")
@@ -80,7 +82,7 @@ def main():
         errors = saved.get("errors", [saved.get("valid_error_rate")])
     else:
         data = source_task(source, list(range(args.classes)), 28)
-        recipe = {**TRANSFER["pretrain"], "epochs": args.epochs, "lr": args.lr}
+        recipe = {**TRANSFER["pretrain"], "epochs": args.epochs, "lr": args.lr, "augment": args.augment}
         learner, history = pretrain(data, recipe, TRANSFER["finetune"]["ps"], 0, "cpu", precision=precision, conv=conv)
         errors = history.error_rate.tolist()
         save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
@@ -104,7 +106,8 @@ def main():
                     probes.setdefault((name, layer, budget), []).append(
                         probe_error(f[layer], t.y_train.numpy(), vf[layer], valid.y_valid.numpy(), c=1.0))
     t3 = time.perf_counter()
-    line = [f"{args.classes}x{args.per_class} var {args.variation} sigma {args.sigma} ep {args.epochs} lr {args.lr}",
+    line = [f"{args.classes}x{args.per_class} var {args.variation} sigma {args.sigma} ep {args.epochs} lr {args.lr} "
+            f"aug {args.augment}",
             "source err " + "/".join(f"{e:.3f}" for e in errors),
             f"gen {t1 - t0:.0f}s pretrain {t2 - t1:.0f}s"]
     for budget in args.budgets:

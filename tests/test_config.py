@@ -38,6 +38,7 @@ def test_defaults_are_filled_in():
     (lambda c: c["movielens"]["checksums"].update({"u.data": "xyz"}), "xyz"),
     (lambda c: c["transfer"]["lr_select"].update(scales=[0.5, 2.0]), "[0.5, 2.0]"),  # the finder's own pick (1) is one
     (lambda c: c["transfer"]["lr_select"].update(by="valid"), "valid"),
+    (lambda c: c["transfer"]["pretrain"].update(augment="mixup"), "mixup"),
 ])
 def test_bad_values_are_rejected_naming_the_key(edit, fragment):
     config = copy.deepcopy(default_config())
@@ -45,6 +46,14 @@ def test_bad_values_are_rejected_naming_the_key(edit, fragment):
     with pytest.raises(WorkflowError) as info:
         validate(config, SCHEMA)
     assert fragment in str(info.value)
+
+
+def test_the_schema_offers_exactly_the_augmentations_the_code_has():
+    from lesson5.data.image_tasks import AUGMENTS
+
+    schema = yaml.safe_load(open(SCHEMA))
+    augment = schema["properties"]["transfer"]["properties"]["pretrain"]["properties"]["augment"]
+    assert set(augment["enum"]) == set(AUGMENTS) and augment["default"] in AUGMENTS
 
 
 def test_bad_config_fails_the_dry_run_with_the_key(tmp_path):

@@ -10,7 +10,7 @@ from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.analysis.transfer import budget_table, paired_differences, probe_paired, selection_edges, sign_test_p
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
 from lesson5.errors import PipelineError
-from lesson5.data.image_tasks import TaskData, target_tasks
+from lesson5.data.image_tasks import RandomAffine, TaskData, target_tasks
 from lesson5.experiments.transfer import (BudgetResult, Finetune, LearningRates, finetune_budget, finetune_from_body,
                                           select_by_dev, stage_epochs)
 from lesson5.experiments.transfer_plan import dev_per_class, lead_strategy, lr_select_params
@@ -303,6 +303,34 @@ def test_the_lead_strategy_and_the_params_of_lr_selection():
     common = {"finetune": {}, "lr_find": {}, "precision": "fp32", "conv": "plain", "cut": "layer4"}
     assert Finetune.from_config(common | dev).scales == (0.5, 1, 2)
     assert Finetune.from_config(common | finder).scales == (1.0,)
+
+
+def test_random_affine_draws_per_image_from_the_seed_and_its_identity_changes_nothing_but_flips():
+    x = torch.randn(16, 3, 28, 28).contiguous(memory_format=torch.channels_last)
+    aug = RandomAffine()
+    torch.manual_seed(0)
+    a = aug(x)
+    torch.manual_seed(0)
+    assert torch.equal(a, aug(x))  # the seed decides
+    assert a.shape == x.shape and a.is_contiguous(memory_format=torch.channels_last)
+    moved = (a - x).abs().flatten(1).mean(1)
+    assert (moved > 0.05).all()  # every image changed, each by its own draw
+    assert len(set(moved.round(decimals=4).tolist())) == len(x)
+    torch.manual_seed(1)
+    flips_only = RandomAffine(degrees=0.0, scale=(1.0, 1.0), translate=0.0)(x)
+    as_is = torch.isclose(flips_only, x, atol=1e-5).flatten(1).all(1)
+    flipped = torch.isclose(flips_only, x.flip(-1), atol=1e-5).flatten(1).all(1)
+    assert (as_is ^ flipped).all() and as_is.any() and flipped.any()
+
+
+def test_random_affine_zooms_and_shifts_as_asked():
+    x = torch.zeros(1, 1, 28, 28)
+    x[..., 12:16, 12:16] = 1.0  # a centred square
+    torch.manual_seed(0)
+    zoomed = RandomAffine(degrees=0.0, scale=(2.0, 2.0), translate=0.0)(x)
+    assert float(zoomed.sum()) == pytest.approx(4 * float(x.sum()), rel=0.05)  # twice the side: four times the area
+    shifted = RandomAffine(degrees=0.0, scale=(1.0, 1.0), translate=0.25)(x)
+    assert torch.isclose(shifted.sum(), x.sum(), rtol=0.05) and not torch.allclose(shifted, x)
 
 
 def test_tiny_budgets_get_at_least_min_steps():

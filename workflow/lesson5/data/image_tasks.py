@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
@@ -28,6 +29,36 @@ def random_flip(x: torch.Tensor) -> torch.Tensor:
     """Horizontal flip of a random half of the batch (per image, from torch's seeded RNG)."""
     flip = torch.rand(x.shape[0], device=x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+@dataclass(frozen=True)
+class RandomAffine:
+    """Flip, rotate, zoom and shift each image of a batch by its own draw from torch's seeded RNG.
+    By hand because torchvision's transforms draw one set of parameters per call, which a whole batch
+    would share; torch's affine_grid and grid_sample do the resampling. Pixels from outside the image
+    repeat its border (the background of a centred image)."""
+
+    degrees: float = 30.0
+    scale: tuple[float, float] = (0.75, 1.25)  # zoom factor: > 1 enlarges the content
+    translate: float = 0.1  # largest shift, as a share of the image's side
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        angle = torch.deg2rad((torch.rand(n) * 2 - 1) * self.degrees)
+        zoom = torch.empty(n).uniform_(*self.scale)
+        flip = torch.where(torch.rand(n) < 0.5, -1.0, 1.0)
+        shift = (torch.rand(n, 2) * 2 - 1) * (2 * self.translate)  # affine_grid's coordinates span [-1, 1]
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # output -> input: the inverse zoom
+        theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                             torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1).to(x.device, x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out.contiguous(memory_format=torch.channels_last)
+
+
+# config transfer.pretrain.augment: each with a random horizontal flip
+AUGMENTS = {"flip": random_flip, "shift": RandomAffine(degrees=0.0, scale=(1.0, 1.0), translate=0.1),
+            "rotate": RandomAffine(degrees=180.0, scale=(1.0, 1.0), translate=0.0), "affine": RandomAffine()}
 
 
 @dataclass

@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lesson5.data.image_tasks import TaskData, random_flip, target_tasks
+from lesson5.data.image_tasks import AUGMENTS, TaskData, random_flip, target_tasks
 from lesson5.errors import PipelineError
 from lesson5.experiments.transfer_plan import (DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, beyond_edge, dev_per_class,
                                               lead_strategy)
@@ -70,7 +70,7 @@ def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, check
     """fit_one_cycle of a ResNet-34 from random weights on the source task; (learner, history)."""
     model = fresh_model(len(data.classes), "scratch", ps, seed, conv=conv)
     learner = vision_learner(model, data, bs=cfg["bs"], wd=cfg["wd"], lr_div=1.0, seed=seed, device=device,
-                             precision=precision, log_every=20)
+                             precision=precision, log_every=20, transform=AUGMENTS[cfg["augment"]])
     return learner, learner.fit_one_cycle(cfg["epochs"], cfg["lr"], checkpoint=checkpoint)
 
 
