@@ -23,7 +23,7 @@ from lesson5.data.fractals import FractalSpec, fractal_dataset
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import AUGMENTS, source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
-from lesson5.experiments.transfer_plan import dev_per_class
+from lesson5.experiments.transfer_plan import dev_per_class, pretrain_recipe
 from lesson5.models.vision import resnet34_body, save_body
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -49,13 +49,16 @@ def main():
                                      "(config/tiny.yaml: seconds-long finders and stages, for the test suite)")
     known, _ = ap.parse_known_args()
     TRANSFER = transfer_recipe(known.config)
+    PRETRAIN = pretrain_recipe(TRANSFER, "fractal")  # the fractal body's recipe, its own keys included
     spec = FractalSpec()  # the generator's defaults
     for name in ("classes", "per_class", "variation", "min_fill", "walkers", "steps", "burn_in"):
         ap.add_argument(f"--{name.replace('_', '-')}", type=type(getattr(spec, name)), default=getattr(spec, name))
     ap.add_argument("--sigma", type=float, nargs=2, default=spec.sigma)
-    ap.add_argument("--epochs", type=int, default=TRANSFER["pretrain"]["epochs"])
-    ap.add_argument("--lr", type=float, default=TRANSFER["pretrain"]["lr"])
-    ap.add_argument("--augment", choices=sorted(AUGMENTS), default=TRANSFER["pretrain"]["augment"],
+    ap.add_argument("--size", type=int, default=TRANSFER["size"],
+                    help="pixels a side of the source and target images (transfer.size; Fashion-MNIST is resized)")
+    ap.add_argument("--epochs", type=int, default=PRETRAIN["epochs"])
+    ap.add_argument("--lr", type=float, default=PRETRAIN["lr"])
+    ap.add_argument("--augment", choices=sorted(AUGMENTS), default=PRETRAIN["augment"],
                     help="the pretraining's augmentation of each batch (transfer.pretrain.augment)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -73,7 +76,7 @@ def main():
     t0 = time.perf_counter()
     spec = FractalSpec(classes=args.classes, per_class=args.per_class, variation=args.variation,
                        sigma=tuple(args.sigma), min_fill=args.min_fill, walkers=args.walkers, steps=args.steps,
-                       burn_in=args.burn_in)
+                       burn_in=args.burn_in, size=args.size)
     source = fractal_dataset(spec)
     t1 = time.perf_counter()
     body_file = Path(args.body or f"/tmp/fractal_body_{args.classes}_{args.per_class}.pt")
@@ -81,16 +84,16 @@ def main():
         saved = torch.load(body_file, weights_only=False)
         errors = saved.get("errors", [saved.get("valid_error_rate")])
     else:
-        data = source_task(source, list(range(args.classes)), 28)
-        recipe = {**TRANSFER["pretrain"], "epochs": args.epochs, "lr": args.lr, "augment": args.augment}
+        data = source_task(source, list(range(args.classes)), args.size)
+        recipe = {**PRETRAIN, "epochs": args.epochs, "lr": args.lr, "augment": args.augment}
         learner, history = pretrain(data, recipe, TRANSFER["finetune"]["ps"], 0, "cpu", precision=precision, conv=conv)
         errors = history.error_rate.tolist()
-        save_body(learner.model.cpu(), body_file, source="fractal", size=28, errors=errors)
+        save_body(learner.model.cpu(), body_file, source="fractal", size=args.size, errors=errors)
     print("source valid error by epoch", errors, flush=True)
     t2 = time.perf_counter()
     arrays = split_train_valid(load_idx_dataset(args.data), args.n_valid, 0)
     select = {**TRANSFER["lr_select"], "by": args.lr_select}
-    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, 28,
+    tasks = target_tasks(arrays, list(range(5, 10)), args.budgets, args.seeds, args.valid_per_class, 0, args.size,
                          dev_per_class({"lr_select": select}))
     torch.manual_seed(0)
     probes = {}
@@ -107,7 +110,7 @@ def main():
                         probe_error(f[layer], t.y_train.numpy(), vf[layer], valid.y_valid.numpy(), c=1.0))
     t3 = time.perf_counter()
     line = [f"{args.classes}x{args.per_class} var {args.variation} sigma {args.sigma} ep {args.epochs} lr {args.lr} "
-            f"aug {args.augment}",
+            f"aug {args.augment} size {args.size}",
             "source err " + "/".join(f"{e:.3f}" for e in errors),
             f"gen {t1 - t0:.0f}s pretrain {t2 - t1:.0f}s"]
     for budget in args.budgets:

@@ -39,6 +39,7 @@ def test_defaults_are_filled_in():
     (lambda c: c["transfer"]["lr_select"].update(scales=[0.5, 2.0]), "[0.5, 2.0]"),  # the finder's own pick (1) is one
     (lambda c: c["transfer"]["lr_select"].update(by="valid"), "valid"),
     (lambda c: c["transfer"]["pretrain"].update(augment="mixup"), "mixup"),
+    (lambda c: c["transfer"]["pretrain"].update(fractal={"epoch": 8}), "epoch"),
 ])
 def test_bad_values_are_rejected_naming_the_key(edit, fragment):
     config = copy.deepcopy(default_config())

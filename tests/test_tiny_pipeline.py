@@ -173,6 +173,8 @@ RERUNS = [
     ("transfer={'lr_select': {'dev_per_class': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'pretrain': {'epochs': 2}}",
      {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'pretrain': {'fractal': {'augment': 'shift'}}}",  # one body's own recipe: that body alone
+     {"pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'conv': 'plain'}",  # every ResNet job: both pretrainings, the fine-tuning and the probe
      {"pretrain_body": 2, "finetune": 6, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'cut': 'layer2'}",  # the fine-tuning only: bodies are pretrained whole, the probe reads every layer

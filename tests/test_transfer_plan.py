@@ -7,7 +7,7 @@ from lesson5.analysis.summary import transfer_gaps
 from lesson5.analysis.transfer import all_paired
 from lesson5.config_checks import config_problems
 from lesson5.experiments.transfer_plan import (comparisons, families, finetune_params, job_strategies, jobs,
-                                               pretrain_params, probe_params)
+                                               pretrain_params, pretrain_recipe, probe_params)
 from test_config import SCHEMA, default_config, validate
 
 
@@ -49,6 +49,30 @@ def test_each_rule_gets_only_what_it_reads():
     assert "source_classes" in pretrain_params(t, "classes") and "source_classes" not in pretrain_params(t, "fractal")
     assert not {"finetune", "probe", "budgets", "fractal"} & set(pretrain_params(t, "fractal"))
     assert probe_params(t)["c"] == t["probe"]["c"] and "finetune" not in probe_params(t)
+
+
+def test_a_body_s_own_pretraining_keys_replace_the_shared_ones_for_it_alone():
+    t = transfer()
+    shared = {k: v for k, v in t["pretrain"].items() if k not in ("fractal", "classes")}
+    assert pretrain_recipe(t, "classes") == shared
+    assert pretrain_recipe(t, "fractal") == {**shared, **t["pretrain"]["fractal"]} != shared
+    changed = transfer(pretrain={**t["pretrain"], "fractal": {"epochs": 2, "augment": "shift"}})
+    assert pretrain_recipe(changed, "fractal") == {**shared, "epochs": 2, "augment": "shift"}
+    assert pretrain_params(changed, "fractal") != pretrain_params(t, "fractal")
+    assert pretrain_params(changed, "classes") == pretrain_params(t, "classes")  # the narrow body is not rerun
+
+
+def test_a_body_s_override_offers_the_shared_pretraining_keys_without_their_defaults():
+    import yaml
+
+    schema = yaml.safe_load(open(SCHEMA))
+    shared = schema["properties"]["transfer"]["properties"]["pretrain"]["properties"]
+    override = schema["definitions"]["pretrain_override"]["properties"]
+    assert set(override) == set(shared) - {"fractal", "classes"}
+    assert all("default" not in spec for spec in override.values())  # a default would replace the shared key
+    for key, spec in override.items():
+        assert {k: v for k, v in spec.items() if k != "description"} == \
+            {k: v for k, v in shared[key].items() if k not in ("description", "default")}, key
 
 
 def test_comparisons_put_each_body_against_scratch_and_the_broad_against_the_narrow():

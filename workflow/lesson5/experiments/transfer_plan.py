@@ -93,10 +93,17 @@ def dev_per_class(job: dict) -> int:
     return job["lr_select"]["dev_per_class"] if job["lr_select"]["by"] == "dev" else 0
 
 
+def pretrain_recipe(transfer: dict, source: str) -> dict:
+    """The ``source`` body's pretraining recipe: transfer.pretrain's shared keys, then its own
+    ``pretrain.<source>`` keys over them (so a change to one body's recipe reruns that body alone)."""
+    shared = {k: v for k, v in transfer["pretrain"].items() if k not in OWN_BODIES}
+    return {**shared, **transfer["pretrain"].get(source, {})}
+
+
 def pretrain_params(transfer: dict, source: str) -> dict:
     """What pretraining the ``source`` body reads (the classes body also its dataset and source classes)."""
     extra = {k: transfer[k] for k in ("dataset", "source_classes")} if source == "classes" else {}
-    return {"pretrain": transfer["pretrain"], "ps": transfer["finetune"]["ps"],
+    return {"pretrain": pretrain_recipe(transfer, source), "ps": transfer["finetune"]["ps"],
             **{k: transfer[k] for k in ("size", "device", "precision", "conv")}, **extra}
 
 
