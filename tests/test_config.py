@@ -40,6 +40,8 @@ def test_defaults_are_filled_in():
     (lambda c: c["transfer"]["lr_select"].update(by="valid"), "valid"),
     (lambda c: c["transfer"]["pretrain"].update(augment="mixup"), "mixup"),
     (lambda c: c["transfer"]["pretrain"].update(fractal={"epoch": 8}), "epoch"),
+    (lambda c: c["transfer"]["pretrain"].update(bs=1), "minimum of 2"),  # the ranges the override shares (<<)
+    (lambda c: c["transfer"]["pretrain"].update(classes={"bs": 1}), "minimum of 2"),
 ])
 def test_bad_values_are_rejected_naming_the_key(edit, fragment):
     config = copy.deepcopy(default_config())

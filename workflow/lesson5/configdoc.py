@@ -23,8 +23,8 @@ def _rows(node: dict, definitions: dict, prefix: str = ""):
             kind += " (" + " \\| ".join(map(str, prop["enum"])) + ")"
         if kind == "array" and "items" in prop and "enum" in prop["items"]:
             kind += " of " + " \\| ".join(prop["items"]["enum"])
-        default = prop.get("default", {})
-        default = "" if isinstance(default, dict) and not default else f"`{default}`"  # no default: an empty cell
+        # no default, or an empty map: an empty cell
+        default = "" if prop.get("default", {}) == {} else f"`{prop['default']}`"
         yield f"| `{name}` | {kind} | {default} | {prop.get('description', '').strip()} |"
         if prop.get("type") == "object":
             yield from _rows(prop, definitions, f"{name}.")
