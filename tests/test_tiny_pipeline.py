@@ -100,10 +100,12 @@ def test_tiny_pipeline_produces_every_artifact(tiny_pipeline):
     assert set(probe.body) == {"fractal", "classes", "random"}
     probe_paired = pd.read_csv(tiny_pipeline / "results/tiny/transfer/probe_paired.tsv", sep="\t")
     assert len(probe_paired) == 2 * 3 * 2 and (probe_paired.n_seeds == 2).all()  # bodies x layers x budgets
-    # tiny's grid is 1 and 3 with one step beyond its edge: three scales a job, on its first seed only
+    # tiny's grid is 1 and 3, no step beyond its edge: two scales a job, on its first seed only; the
+    # kept one is on the grid's edge, and the table says so for each job
     selection = pd.read_csv(tiny_pipeline / "results/tiny/transfer/lr_select.tsv", sep="\t")
-    tried = selection.groupby(["family", "budget"]).lr_scale.nunique()
-    assert len(tried) == 6 and (tried == 3).all() and set(selection.seed) == {0}
+    tried = selection.groupby(["family", "budget"]).lr_scale.unique()
+    assert len(tried) == 6 and all(sorted(t) == [1, 3] for t in tried) and set(selection.seed) == {0}
+    assert table.count("# lr scale on the grid's edge: ") == 6
     kept = selection[selection.chosen].groupby(["family", "budget"]).lr_scale.nunique()
     assert (kept == 1).all() and len(kept) == 6
     runs = pd.concat(pd.read_csv(p, sep="\t")
