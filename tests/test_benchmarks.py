@@ -108,6 +108,29 @@ def test_body_cut_on_generated_images(tmp_path):
 
 
 @pytest.mark.e2e
+def test_slice_scales_on_generated_images(tmp_path):
+    import numpy as np
+
+    from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset
+    from lesson5.models.vision import cnn_model, save_body
+
+    data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
+    np.savez(tmp_path / "images.npz", **split_train_valid(load_idx_dataset(data), 100, 0))
+    (tmp_path / "bodies" / "fractal").mkdir(parents=True)
+    save_body(cnn_model(5), tmp_path / "bodies" / "fractal" / "body.pt")
+    stage = tmp_path / "finetune" / "fractal" / "budget~2"
+    stage.mkdir(parents=True)
+    pd.DataFrame({"seed": [0, 1, 7], "strategy": "discriminative", "lr_scale": 3, "error_rate": [0.2, 0.4, 0.9],
+                  "frozen_error_rate": 0.8}).to_csv(stage / "runs.tsv", sep="\t", index=False)
+    out = run("slice_scales.py", "--images", tmp_path / "images.npz", "--bodies", tmp_path / "bodies",
+              "--families", "fractal", "--budgets", 2, "--scales", 1, 3, "--stage", tmp_path / "finetune",
+              "--config", ROOT / "config" / "tiny.yaml")
+    rows = [line.split(" | ") for line in out.splitlines()[1:]]
+    assert [row[:2] for row in rows] == [["fractal", "2"]] and len(rows[0]) == 8
+    assert rows[0][6] == "0.300 (x3, frozen 0.800)"  # the stage's seeds 0 and 1 (tiny's), not seed 7
+
+
+@pytest.mark.e2e
 def test_resnet_throughput_small():
     out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32",
               "--convs", "plain", "centre_tap", "--steps", 2)

@@ -173,6 +173,7 @@ RERUNS = [
     ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'lr_select': {'scales': [0.5, 1]}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'lr_select': {'dev_per_class': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'lr_select': {'head': 'scaled'}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),  # not scratch
     ("transfer={'pretrain': {'epochs': 2}}",
      {"pretrain_body": 2, "finetune": 4, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'pretrain': {'fractal': {'augment': 'shift'}}}",  # one body's own recipe: that body alone

@@ -194,6 +194,13 @@ def test_budget_table_puts_strategies_and_probes_side_by_side():
     assert table.loc[(5, "linear probe, random body (layer4)"), "error"] == "0.200 ± 0.000"
     assert (5, "linear probe, classes body (layer3)") not in table.index
     assert table.loc[(250, "scratch"), "n_seeds"] == 5
+    assert table.frozen_error_rate_mean.isna().all()  # no frozen stage in these runs
+    runs["frozen_error_rate"] = [None if s == "scratch" else 0.8 - 0.1 * (seed % 2)
+                                 for s, seed in zip(runs.strategy, runs.seed)]
+    table = budget_table(runs, probes).set_index(["budget", "method"])
+    assert table.loc[(5, "discriminative, classes body"), "frozen_error_rate_mean"] == pytest.approx(0.76)
+    assert table.loc[[(5, "scratch"), (5, "linear probe, random body (layer4)")], "frozen_error_rate_mean"].isna().all()
+    assert list(table.columns[-3:]) == ["frozen_error_rate_mean", "n_seeds", "error"]
 
 
 def tiny_task(seed=0, n=12):
@@ -256,7 +263,7 @@ def test_dev_selection_keeps_the_scale_with_the_lowest_dev_error_for_every_seed(
     assert len(kept) == 1 and kept.dev_error_rate.iloc[0] == lead.dev_error_rate.min()
     scale = kept.lr_scale.iloc[0]
     runs = pd.DataFrame(full.runs)
-    assert (runs.lr_scale == scale).all() and np.allclose(runs.head_lr, 1e-3 * scale)
+    assert (runs.lr_scale == scale).all() and np.allclose(runs.head_lr, 1e-3)  # head: finder, the slice scales
     assert runs.slice_hi.iloc[0] == pytest.approx(1e-3 * scale) and runs.slice_lo.iloc[0] == pytest.approx(1e-5 * scale)
     first = runs[(runs.seed == 0) & (runs.strategy == "discriminative")].iloc[0]
     assert first.error_rate == kept.error_rate.iloc[0]  # the kept run is seed 0's run, not trained again
@@ -282,7 +289,7 @@ def test_dev_selection_steps_past_the_grid_edge_while_the_best_sits_on_it(extend
         return BudgetResult(runs=[{"budget": 5, "seed": 0, "strategy": "scratch", "lr_scale": lrs.scale,
                                    "dev_error_rate": error, "dev_loss": error, "error_rate": error}], lrs=lrs)
 
-    ft = Finetune(scales=(1 / 3, 1.0, 3.0), extend=extend)
+    ft = Finetune(scales=(1 / 3, 1.0, 3.0), extend=extend, scale_head=True)
     best = select_by_dev(run, ft, "scratch")
     table = pd.DataFrame(best.selection).assign(family="scratch")
     assert table.lr_scale.tolist() == pytest.approx(tried)
@@ -296,13 +303,37 @@ def test_the_lead_strategy_and_the_params_of_lr_selection():
     assert lead_strategy("fractal", ["head_only", "discriminative"]) == "discriminative"
     assert lead_strategy("fractal", ["unfrozen_high_lr", "head_only"]) == "head_only"
     assert LearningRates(1e-3, (1e-5, 1e-3)).scaled(3).slice == pytest.approx((3e-5, 3e-3))
-    dev = {"lr_select": {"by": "dev", "scales": [0.5, 1, 2], "dev_per_class": 7}}
-    finder = {"lr_select": {"by": "finder", "scales": [0.5, 1, 2], "dev_per_class": 7}}
-    assert lr_select_params(finder) == {"by": "finder"}  # scales unread: changing them reruns nothing
-    assert dev_per_class(dev) == 7 and dev_per_class({"lr_select": lr_select_params(finder)}) == 0
+    kept_head = LearningRates(1e-3, (1e-5, 1e-3), scale=2).scaled(3, head=False)
+    assert kept_head.head == 1e-3 and kept_head.slice == pytest.approx((3e-5, 3e-3)) and kept_head.scale == 6
+    dev = {"lr_select": {"by": "dev", "scales": [0.5, 1, 2], "head": "finder", "dev_per_class": 7}}
+    finder = {"lr_select": {"by": "finder", "scales": [0.5, 1, 2], "head": "finder", "dev_per_class": 7}}
+    assert lr_select_params(finder, "fractal") == {"by": "finder"}  # scales unread: changing them reruns nothing
+    assert lr_select_params(dev, "fractal") == dev["lr_select"]
+    assert "head" not in lr_select_params(dev, "scratch")  # one lr: the head's scaling is not scratch's
+    assert dev_per_class(dev) == 7 and dev_per_class({"lr_select": lr_select_params(finder, "classes")}) == 0
     common = {"finetune": {}, "lr_find": {}, "precision": "fp32", "conv": "plain", "cut": "layer4"}
     assert Finetune.from_config(common | dev).scales == (0.5, 1, 2)
+    assert not Finetune.from_config(common | dev).scale_head
     assert Finetune.from_config(common | finder).scales == (1.0,)
+    assert not Finetune.from_config(common | {"lr_select": {"by": "dev", "scales": [1, 2]}}).scale_head
+    assert Finetune.from_config(common | {"lr_select": {"by": "dev", "scales": [1, 2], "head": "scaled"}}).scale_head
+
+
+def test_with_the_head_at_the_finder_s_pick_the_scales_move_the_slice_alone():
+    """lr_select.head: finder: every candidate trains the head at the base lr; the slice scales."""
+    seen = []
+
+    def run(lrs):
+        lrs = lrs or LearningRates(head=1e-2, slice=(1e-6, 1e-4))
+        seen.append(lrs)
+        error = abs(np.log(lrs.scale / 3)) / 10
+        return BudgetResult(runs=[{"budget": 5, "seed": 0, "strategy": "discriminative", "lr_scale": lrs.scale,
+                                   "dev_error_rate": error, "dev_loss": error, "error_rate": error}], lrs=lrs)
+
+    best = select_by_dev(run, Finetune(scales=(1 / 3, 1.0, 3.0), extend=1, scale_head=False), "discriminative")
+    assert [lrs.head for lrs in seen] == [1e-2] * 4 and best.lrs.head == 1e-2
+    assert [lrs.slice[1] for lrs in seen] == pytest.approx([1e-4, 1e-4 / 3, 3e-4, 9e-4])
+    assert best.lrs.scale == pytest.approx(3) and best.lrs.slice == pytest.approx((3e-6, 3e-4))
 
 
 def test_random_affine_draws_per_image_from_the_seed_and_its_identity_changes_nothing_but_flips():

@@ -15,15 +15,17 @@ PAIRED_COLUMNS = ["a", "b", "budget", "differences", "mean", "std", "wins", "n_s
 def budget_table(runs: pd.DataFrame, probes: pd.DataFrame, probe_layer: str = "layer4") -> pd.DataFrame:
     """Valid error (mean ± std over seeds) per label budget for every (family, strategy) and for the
     linear probes of every body's ``probe_layer`` features (what the head sees); probe rows have no
-    strategy."""
-    parts = [runs.assign(method=[method(f, s) for f, s in zip(runs.family, runs.strategy)])
-             [["budget", "family", "strategy", "method", "seed", "error_rate"]]]
+    strategy. A body strategy's rows also carry its frozen stage's mean error (the head trained on the
+    frozen body, before the strategy's second stage): at chance, the lrs left no trained head to build on."""
+    columns = ["budget", "family", "strategy", "method", "seed", "error_rate", "frozen_error_rate"]
+    runs = runs.assign(method=[method(f, s) for f, s in zip(runs.family, runs.strategy)],
+                       frozen_error_rate=runs.get("frozen_error_rate"))
     probe = probes[probes.layer == probe_layer]
-    parts.append(probe.assign(family=probe.body, strategy=None,
-                              method=[PROBE_LABEL.format(body=b, layer=probe_layer) for b in probe.body])
-                 [["budget", "family", "strategy", "method", "seed", "error_rate"]])
-    table = mean_std(pd.concat(parts, ignore_index=True), ["budget", "family", "strategy", "method"], ["error_rate"])
-    table = table.sort_values(["budget"], kind="stable").reset_index(drop=True)
+    probe = probe.assign(family=probe.body, strategy=None, frozen_error_rate=None,
+                         method=[PROBE_LABEL.format(body=b, layer=probe_layer) for b in probe.body])
+    rows = pd.concat([runs[columns], probe[columns]], ignore_index=True).astype({"frozen_error_rate": float})
+    table = mean_std(rows, ["budget", "family", "strategy", "method"], ["error_rate", "frozen_error_rate"])
+    table = table.drop(columns="frozen_error_rate_std").sort_values(["budget"], kind="stable").reset_index(drop=True)
     return table.assign(error=format_mean_std(table, "error_rate", 3))
 
 

@@ -102,6 +102,7 @@ class Finetune:
     cut: str = "layer4"  # where every fine-tuned network's body ends (models.vision.CUTS), scratch's too
     scales: tuple[float, ...] = (1.0,)  # multiples of the first seed's lrs it tries, scored on the dev set
     extend: int = 0  # further scales it may try beyond the grid's edge while the best sits on it
+    scale_head: bool = False  # the scales move the slice alone (lr_select.head: finder) or the head's lr too (scaled)
 
     @classmethod
     def from_config(cls, transfer: dict) -> "Finetune":
@@ -112,7 +113,8 @@ class Finetune:
         dev = select.get("by") == "dev"
         return cls(**{k: v for k, v in transfer["finetune"].items() if k in keys}, finder=dict(transfer["lr_find"]),
                    precision=transfer["precision"], conv=transfer["conv"], cut=transfer["cut"],
-                   scales=tuple(select["scales"]) if dev else (1.0,), extend=select.get("extend", 0) if dev else 0)
+                   scales=tuple(select["scales"]) if dev else (1.0,), extend=select.get("extend", 0) if dev else 0,
+                   scale_head=select.get("head", "finder") == "scaled")
 
     def epochs(self, n_batches: int) -> tuple[int, int]:
         """(frozen, unfrozen) stage epochs for a sample of ``n_batches`` batches."""
@@ -135,9 +137,11 @@ class LearningRates:
     scratch: float | None = None
     scale: float = 1.0
 
-    def scaled(self, m: float) -> "LearningRates":
+    def scaled(self, m: float, head: bool = True) -> "LearningRates":
+        """``m`` times these lrs; ``head`` False keeps the head's lr (the scale then applies to the slice)."""
         times = (lambda lr: None if lr is None else lr * m)
-        return LearningRates(times(self.head), None if self.slice is None else tuple(lr * m for lr in self.slice),
+        return LearningRates(times(self.head) if head else self.head,
+                             None if self.slice is None else tuple(lr * m for lr in self.slice),
                              times(self.scratch), self.scale * m)
 
     def columns(self) -> dict:
@@ -289,7 +293,7 @@ def select_by_dev(run, ft: Finetune, lead: str) -> BudgetResult:
     candidate whose ``lead`` run scores the lowest dev error (then dev loss) is kept as the seed's
     result, with every candidate's rows in its ``selection``."""
     base = run(None)
-    candidates = [base] + [run(base.lrs.scaled(m)) for m in ft.scales if m != 1]
+    candidates = [base] + [run(base.lrs.scaled(m, ft.scale_head)) for m in ft.scales if m != 1]
 
     def dev_score(candidate):
         row = next(r for r in candidate.runs if r["strategy"] == lead)
@@ -299,7 +303,7 @@ def select_by_dev(run, ft: Finetune, lead: str) -> BudgetResult:
         further = beyond_edge([c.lrs.scale for c in candidates], min(candidates, key=dev_score).lrs.scale)
         if further is None:
             break
-        candidates.append(run(base.lrs.scaled(further)))
+        candidates.append(run(base.lrs.scaled(further, ft.scale_head)))
     best = min(candidates, key=dev_score)
     best.sweeps = base.sweeps  # the finders ran at scale 1
     best.selection = [{**{k: r.get(k) for k in SELECTION_COLUMNS}, "chosen": c is best}

@@ -76,16 +76,19 @@ def finetune_params(transfer: dict, family: str, budget: int) -> dict:
         finetune={k: transfer["finetune"][k] for k in ft_keys},
         lr_find={**{k: finder[k] for k in ("start_lr", "end_lr", "num_it", "rise")},
                  "pick": {k: finder["pick"][k] for k in picks}},
-        lr_select=lr_select_params(transfer),
+        lr_select=lr_select_params(transfer, family),
         strategies=job_strategies(transfer, family, budget),
         **{k: transfer[k] for k in TASK_KEYS},
     )
 
 
-def lr_select_params(transfer: dict) -> dict:
-    """How the fine-tuning jobs choose among lr scales: the finder's pick alone reads nothing more."""
+def lr_select_params(transfer: dict, family: str) -> dict:
+    """How the ``family``'s fine-tuning jobs choose among lr scales: the finder's pick alone reads nothing
+    more, and scratch (one lr, no head of a body) not ``head``."""
     select = transfer["lr_select"]
-    return dict(select) if select["by"] == "dev" else {"by": select["by"]}
+    if select["by"] != "dev":
+        return {"by": select["by"]}
+    return {k: v for k, v in select.items() if not (k == "head" and family == SCRATCH)}
 
 
 def dev_per_class(job: dict) -> int:

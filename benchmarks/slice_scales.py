@@ -1,0 +1,96 @@
+"""What a body fine-tunes to with its head trained at the finder's lr: the frozen stage at the frozen
+finder's pick, then discriminative fine-tuning with the slice's top at the unfrozen finder's pick times
+each scale, every seed, on the stage's own images and bodies (the config's recipe; the first seed runs
+the finders, as a finetune job does). The stage's dev set chooses one scale for both lrs; this varies
+the slice alone, so a head left at chance by a large scale does not stand in for fine-tuning. Prints
+one row per family and budget: the frozen stage's error, each scale's valid and dev error, and, with
+--stage, the stage's own discriminative error (its runs.tsv) on the same seeds.
+
+    python benchmarks/slice_scales.py --images results/data/fashion_mnist/images.npz \
+        --bodies results/ml-100k/transfer/bodies --stage results/ml-100k/transfer/finetune --budgets 5 10
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fractal_source import merged_config
+from lesson5.experiments.transfer import BudgetResult, Finetune, Snapshot, budget_tasks, find_lr
+from lesson5.experiments.transfer_plan import DISCRIMINATIVE, finetune_params
+from lesson5.train.device import resolve_device
+
+
+def slice_errors(tasks: dict, body: str, ft: Finetune, budget: int, scales: list[float], device: str) -> dict:
+    """{"frozen": [error per seed], scale: ([valid error per seed], [dev error per seed]), "lrs": (head, top)}."""
+    out, head, top = {"frozen": [], **{m: ([], []) for m in scales}}, None, None
+    for seed, data in tasks.items():
+        learner, found = ft.learner(data, body, seed, device), BudgetResult()
+        frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
+        learner.freeze()
+        head = head or find_lr(learner, ft, "frozen", budget, found)
+        out["frozen"].append(learner.fit_one_cycle(frozen_epochs, head).error_rate.iloc[-1])
+        snapshot = Snapshot(learner)
+        if top is None:
+            learner.unfreeze()
+            top = find_lr(learner, ft, "unfrozen", budget, found)
+        for m in scales:
+            snapshot.restore(learner)
+            learner.unfreeze()
+            history = learner.fit_one_cycle(unfrozen_epochs, [top * m / ft.slice_ratio, top * m])
+            out[m][0].append(history.error_rate.iloc[-1])
+            out[m][1].append(learner.evaluate(data.x_dev, data.y_dev)[0]["error_rate"])
+    return out | {"lrs": (head, top)}
+
+
+def stage_error(stage: Path | None, family: str, budget: int, seeds) -> str:
+    if stage is None:
+        return ""
+    runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
+    runs = runs[(runs.strategy == DISCRIMINATIVE) & runs.seed.isin(seeds)]
+    return f"{runs.error_rate.mean():.3f} (x{runs.lr_scale.iloc[0]:g}, frozen {runs.frozen_error_rate.mean():.3f})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", required=True, help="the stage's images.npz (rule prepare_images)")
+    ap.add_argument("--bodies", required=True, help="a folder of <family>/body.pt (the stage's transfer/bodies)")
+    ap.add_argument("--families", nargs="+", default=["fractal", "classes"])
+    ap.add_argument("--budgets", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--scales", type=float, nargs="+", default=[1, 9, 27, 81, 243],
+                    help="multiples of the unfrozen finder's pick for the slice's top")
+    ap.add_argument("--seeds", type=int, nargs="+", help="default: the config's")
+    ap.add_argument("--stage", type=Path, help="the stage's transfer/finetune folder, to print its result beside")
+    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    config = merged_config(args.config)
+    transfer, valid_seed = config["transfer"], config["seed"]  # the seed the finetune jobs draw validation with
+    if args.seeds:
+        transfer["seeds"] = args.seeds
+    with np.load(args.images, allow_pickle=False) as npz:
+        images = dict(npz)
+    device = str(resolve_device(transfer["device"]))
+    print("family | labels/class | head lr | frozen stage | " +
+          " | ".join(f"slice x{m:g} valid / dev" for m in args.scales) + " | the stage | seconds")
+    for family in args.families:
+        for budget in args.budgets:
+            started = time.perf_counter()
+            job = finetune_params(transfer, family, budget)
+            tasks = budget_tasks(images, job, budget, valid_seed)
+            errors = slice_errors(tasks, str(Path(args.bodies) / family / "body.pt"), Finetune.from_config(job),
+                                  budget, args.scales, device)
+            cells = [f"{np.mean(errors[m][0]):.3f} / {np.mean(errors[m][1]):.3f}" for m in args.scales]
+            print(f"{family} | {budget} | {errors['lrs'][0]:.3g} | {np.mean(errors['frozen']):.3f} | "
+                  f"{' | '.join(cells)} | {stage_error(args.stage, family, budget, list(tasks))} | "
+                  f"{time.perf_counter() - started:.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
