@@ -1,13 +1,14 @@
 """What a body fine-tunes to with its head trained at the finder's lr: the frozen stage at the frozen
 finder's pick, then discriminative fine-tuning with the slice's top at the unfrozen finder's pick times
 each scale, every seed, on the stage's own images and bodies (the config's recipe; the first seed runs
-the finders, as a finetune job does). The stage's dev set chooses one scale for both lrs; this varies
-the slice alone, so a head left at chance by a large scale does not stand in for fine-tuning. Prints
-one row per family and budget: the frozen stage's error, each scale's valid and dev error, and, with
---stage, the stage's own discriminative error (its runs.tsv) on the same seeds.
+the finders, as a finetune job does): the default's lr_select.head: finder over a wide grid of slice
+scales, every scale on every seed. Prints one row per family and budget: the frozen stage's error, each
+scale's valid and dev error, and, with --stage, a stage's own discriminative error (its runs.tsv) on the
+same seeds, its kept scale and its frozen stage's error; a stage with lr_select.head: scaled shows where
+one scale for both lrs left the head at chance.
 
     python benchmarks/slice_scales.py --images results/data/fashion_mnist/images.npz \
-        --bodies results/ml-100k/transfer/bodies --stage results/ml-100k/transfer/finetune --budgets 5 10
+        --bodies results/ml-100k/transfer/bodies --stage results/transfer-head-scaled/transfer/finetune --budgets 5 10
 """
 
 import argparse

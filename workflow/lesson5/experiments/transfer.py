@@ -17,7 +17,9 @@ network for scratch. The budget's first seed chooses them (``LearningRates``); e
 handed the same value. With ``lr_select.by: dev`` the first seed also trains at the finder's lrs times
 each other scale, and the scale whose run scores the lowest error on a dev set (held-out images that
 are not the validation set) is the one every seed uses: the finder's pick on a flat-bottomed curve
-is noise, and a scored comparison of two arms should not hang on it.
+is noise, and a scored comparison of two arms should not hang on it. A body's head keeps the
+finder's pick under every scale (``lr_select.head: finder``), so each strategy starts from a trained
+head; with ``scaled`` the scale multiplies the head's lr too.
 """
 
 from __future__ import annotations
