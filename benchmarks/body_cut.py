@@ -15,13 +15,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
-import torch
 
-from fractal_source import merged_config
+from fractal_source import add_stage_arguments, stage_inputs
 from lesson5.experiments.transfer import Finetune, budget_tasks, finetune_budget
 from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 from lesson5.models.vision import CUTS
-from lesson5.train.device import resolve_device
 
 
 def lead_errors(family: str, job: dict, tasks: dict, bodies: Path, budget: int, device: str) -> list[float]:
@@ -34,23 +32,13 @@ def lead_errors(family: str, job: dict, tasks: dict, bodies: Path, budget: int, 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", required=True, help="the stage's images.npz (rule prepare_images)")
-    ap.add_argument("--bodies", required=True, help="a folder of <family>/body.pt (the stage's transfer/bodies)")
+    add_stage_arguments(ap)
     ap.add_argument("--families", nargs=2, default=["fractal", SCRATCH], help="the two families compared")
     ap.add_argument("--cuts", nargs="+", choices=CUTS, default=list(CUTS))
     ap.add_argument("--budgets", type=int, nargs="+", default=[10, 25, 50])
-    ap.add_argument("--seeds", type=int, nargs="+", help="default: the config's")
-    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    config = merged_config(args.config)
-    transfer, valid_seed = config["transfer"], config["seed"]  # the seed the finetune jobs draw validation with
-    if args.seeds:
-        transfer["seeds"] = args.seeds
-    with np.load(args.images, allow_pickle=False) as npz:
-        images = dict(npz)
+    transfer, valid_seed, images, device = stage_inputs(args)
     a, b = args.families
-    device = str(resolve_device(transfer["device"]))
     tasks = {budget: budget_tasks(images, finetune_params(transfer, a, budget), budget, valid_seed)
              for budget in args.budgets}
     print(f"cut | labels/class | {a} | {b} | {a} - {b} (seeds better) | seconds")

@@ -25,6 +25,7 @@ from lesson5.data.image_tasks import AUGMENTS, source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
 from lesson5.experiments.transfer_plan import dev_per_class, pretrain_recipe
 from lesson5.models.vision import resnet34_body, save_body
+from lesson5.train.device import resolve_device
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -35,6 +36,27 @@ def merged_config(variant: str | None) -> dict:
     if variant:
         update_config(config, yaml.safe_load(Path(variant).read_text()))
     return config
+
+
+def add_stage_arguments(ap: argparse.ArgumentParser):
+    """The options of a benchmark that fine-tunes on a finished stage's images and bodies."""
+    ap.add_argument("--images", required=True, help="the stage's images.npz (rule prepare_images)")
+    ap.add_argument("--bodies", required=True, help="a folder of <family>/body.pt (the stage's transfer/bodies)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="default: the config's")
+    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
+
+
+def stage_inputs(args) -> tuple[dict, int, dict, str]:
+    """(transfer section, validation seed, images, device) for ``add_stage_arguments``' options, on one
+    thread as a finetune job trains."""
+    torch.set_num_threads(1)
+    config = merged_config(args.config)
+    transfer, valid_seed = config["transfer"], config["seed"]  # the seed the finetune jobs draw validation with
+    if args.seeds:
+        transfer["seeds"] = args.seeds
+    with np.load(args.images, allow_pickle=False) as npz:
+        images = dict(npz)
+    return transfer, valid_seed, images, str(resolve_device(transfer["device"]))
 
 
 def transfer_recipe(variant: str | None) -> dict:

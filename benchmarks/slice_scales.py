@@ -20,34 +20,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
 import pandas as pd
-import torch
 
-from fractal_source import merged_config
+from fractal_source import add_stage_arguments, stage_inputs
 from lesson5.experiments.transfer import BudgetResult, Finetune, Snapshot, budget_tasks, find_lr
 from lesson5.experiments.transfer_plan import DISCRIMINATIVE, finetune_params
-from lesson5.train.device import resolve_device
 
 
-def slice_errors(tasks: dict, body: str, ft: Finetune, budget: int, scales: list[float], device: str) -> dict:
-    """{"frozen": [error per seed], scale: ([valid error per seed], [dev error per seed]), "lrs": (head, top)}."""
-    out, head, top = {"frozen": [], **{m: ([], []) for m in scales}}, None, None
+def slice_errors(tasks: dict, body: str, ft: Finetune, budget: int, scales: list[float], device: str):
+    """(frozen stage's error per seed, {scale: (valid error per seed, dev error per seed)}, the head's lr)."""
+    frozen, by_scale, head, top = [], {m: ([], []) for m in scales}, None, None
     for seed, data in tasks.items():
         learner, found = ft.learner(data, body, seed, device), BudgetResult()
         frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
         learner.freeze()
-        head = head or find_lr(learner, ft, "frozen", budget, found)
-        out["frozen"].append(learner.fit_one_cycle(frozen_epochs, head).error_rate.iloc[-1])
+        head = head or find_lr(learner, ft, "frozen", budget, found)  # the first seed's finders, as a job's
+        frozen.append(learner.fit_one_cycle(frozen_epochs, head).error_rate.iloc[-1])
         snapshot = Snapshot(learner)
         if top is None:
             learner.unfreeze()
             top = find_lr(learner, ft, "unfrozen", budget, found)
-        for m in scales:
+        for m, (valid, dev) in by_scale.items():
             snapshot.restore(learner)
             learner.unfreeze()
-            history = learner.fit_one_cycle(unfrozen_epochs, [top * m / ft.slice_ratio, top * m])
-            out[m][0].append(history.error_rate.iloc[-1])
-            out[m][1].append(learner.evaluate(data.x_dev, data.y_dev)[0]["error_rate"])
-    return out | {"lrs": (head, top)}
+            valid.append(learner.fit_one_cycle(unfrozen_epochs, [top * m / ft.slice_ratio, top * m])
+                         .error_rate.iloc[-1])
+            dev.append(learner.evaluate(data.x_dev, data.y_dev)[0]["error_rate"])
+    return frozen, by_scale, head
 
 
 def stage_error(stage: Path | None, family: str, budget: int, seeds) -> str:
@@ -60,24 +58,14 @@ def stage_error(stage: Path | None, family: str, budget: int, seeds) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", required=True, help="the stage's images.npz (rule prepare_images)")
-    ap.add_argument("--bodies", required=True, help="a folder of <family>/body.pt (the stage's transfer/bodies)")
+    add_stage_arguments(ap)
     ap.add_argument("--families", nargs="+", default=["fractal", "classes"])
     ap.add_argument("--budgets", type=int, nargs="+", default=[5, 10])
     ap.add_argument("--scales", type=float, nargs="+", default=[1, 9, 27, 81, 243],
                     help="multiples of the unfrozen finder's pick for the slice's top")
-    ap.add_argument("--seeds", type=int, nargs="+", help="default: the config's")
     ap.add_argument("--stage", type=Path, help="the stage's transfer/finetune folder, to print its result beside")
-    ap.add_argument("--config", help="a variant config whose transfer keys replace the default's")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    config = merged_config(args.config)
-    transfer, valid_seed = config["transfer"], config["seed"]  # the seed the finetune jobs draw validation with
-    if args.seeds:
-        transfer["seeds"] = args.seeds
-    with np.load(args.images, allow_pickle=False) as npz:
-        images = dict(npz)
-    device = str(resolve_device(transfer["device"]))
+    transfer, valid_seed, images, device = stage_inputs(args)
     print("family | labels/class | head lr | frozen stage | " +
           " | ".join(f"slice x{m:g} valid / dev" for m in args.scales) + " | the stage | seconds")
     for family in args.families:
@@ -85,10 +73,10 @@ def main():
             started = time.perf_counter()
             job = finetune_params(transfer, family, budget)
             tasks = budget_tasks(images, job, budget, valid_seed)
-            errors = slice_errors(tasks, str(Path(args.bodies) / family / "body.pt"), Finetune.from_config(job),
-                                  budget, args.scales, device)
-            cells = [f"{np.mean(errors[m][0]):.3f} / {np.mean(errors[m][1]):.3f}" for m in args.scales]
-            print(f"{family} | {budget} | {errors['lrs'][0]:.3g} | {np.mean(errors['frozen']):.3f} | "
+            frozen, by_scale, head = slice_errors(tasks, str(Path(args.bodies) / family / "body.pt"),
+                                                  Finetune.from_config(job), budget, args.scales, device)
+            cells = [f"{np.mean(valid):.3f} / {np.mean(dev):.3f}" for valid, dev in by_scale.values()]
+            print(f"{family} | {budget} | {head:.3g} | {np.mean(frozen):.3f} | "
                   f"{' | '.join(cells)} | {stage_error(args.stage, family, budget, list(tasks))} | "
                   f"{time.perf_counter() - started:.0f}", flush=True)
 

@@ -89,8 +89,9 @@ def test_finetune_parts_on_generated_images(tmp_path):
     assert row[0] == "2" and len(row) == 5 and "epochs" in row[2]
 
 
-@pytest.mark.e2e
-def test_body_cut_on_generated_images(tmp_path):
+def stage_images_and_body(tmp_path) -> list:
+    """A stage's images.npz from generated IDX files and a fractal body of random weights; the options
+    a stage benchmark (body_cut, slice_scales) reads them by, with tiny's config."""
     import numpy as np
 
     from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset
@@ -100,8 +101,13 @@ def test_body_cut_on_generated_images(tmp_path):
     np.savez(tmp_path / "images.npz", **split_train_valid(load_idx_dataset(data), 100, 0))
     (tmp_path / "bodies" / "fractal").mkdir(parents=True)
     save_body(cnn_model(5), tmp_path / "bodies" / "fractal" / "body.pt")
-    out = run("body_cut.py", "--images", tmp_path / "images.npz", "--bodies", tmp_path / "bodies", "--cuts",
-              "layer2", "--budgets", 2, "--config", ROOT / "config" / "tiny.yaml")
+    return ["--images", tmp_path / "images.npz", "--bodies", tmp_path / "bodies", "--config",
+            ROOT / "config" / "tiny.yaml"]
+
+
+@pytest.mark.e2e
+def test_body_cut_on_generated_images(tmp_path):
+    out = run("body_cut.py", *stage_images_and_body(tmp_path), "--cuts", "layer2", "--budgets", 2)
     rows = [line.split(" | ") for line in out.splitlines()[1:]]
     assert [row[:2] for row in rows] == [["layer2", "2"]] and all(len(row) == 6 for row in rows)
     assert all(row[4].endswith("/2)") for row in rows)  # tiny's two seeds, paired
@@ -109,22 +115,13 @@ def test_body_cut_on_generated_images(tmp_path):
 
 @pytest.mark.e2e
 def test_slice_scales_on_generated_images(tmp_path):
-    import numpy as np
-
-    from lesson5.data.idx import load_idx_dataset, split_train_valid, write_fake_idx_dataset
-    from lesson5.models.vision import cnn_model, save_body
-
-    data = write_fake_idx_dataset(tmp_path / "fmnist", n_train=600, gz=False)
-    np.savez(tmp_path / "images.npz", **split_train_valid(load_idx_dataset(data), 100, 0))
-    (tmp_path / "bodies" / "fractal").mkdir(parents=True)
-    save_body(cnn_model(5), tmp_path / "bodies" / "fractal" / "body.pt")
+    options = stage_images_and_body(tmp_path)
     stage = tmp_path / "finetune" / "fractal" / "budget~2"
     stage.mkdir(parents=True)
     pd.DataFrame({"seed": [0, 1, 7], "strategy": "discriminative", "lr_scale": 3, "error_rate": [0.2, 0.4, 0.9],
                   "frozen_error_rate": 0.8}).to_csv(stage / "runs.tsv", sep="\t", index=False)
-    out = run("slice_scales.py", "--images", tmp_path / "images.npz", "--bodies", tmp_path / "bodies",
-              "--families", "fractal", "--budgets", 2, "--scales", 1, 3, "--stage", tmp_path / "finetune",
-              "--config", ROOT / "config" / "tiny.yaml")
+    out = run("slice_scales.py", *options, "--families", "fractal", "--budgets", 2, "--scales", 1, 3,
+              "--stage", tmp_path / "finetune")
     rows = [line.split(" | ") for line in out.splitlines()[1:]]
     assert [row[:2] for row in rows] == [["fractal", "2"]] and len(rows[0]) == 8
     assert rows[0][6] == "0.300 (x3, frozen 0.800)"  # the stage's seeds 0 and 1 (tiny's), not seed 7
