@@ -128,6 +128,22 @@ def test_slice_scales_on_generated_images(tmp_path):
 
 
 @pytest.mark.e2e
+def test_bn_stats_on_generated_images(tmp_path):
+    options = stage_images_and_body(tmp_path)
+    lrs = {"fractal": {"strategy": "discriminative", "head_lr": 1e-3, "slice_lo": 1e-5, "slice_hi": 1e-3},
+           "scratch": {"strategy": "scratch", "scratch_lr": 1e-3}}
+    for family, row in lrs.items():
+        (tmp_path / "finetune" / family / "budget~2").mkdir(parents=True)
+        pd.DataFrame([{"seed": 0, **row}]).to_csv(tmp_path / "finetune" / family / "budget~2" / "runs.tsv",
+                                                 sep="\t", index=False)
+    out = run("bn_stats.py", *options, "--families", "fractal", "scratch", "--budgets", 2,
+              "--stage", tmp_path / "finetune")
+    rows = [line.split(" | ") for line in out.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [["fractal", "2", "discriminative"], ["scratch", "2", "scratch"]]
+    assert all(len(row[5].split()) == 2 for row in rows)  # tiny's two seeds, each scored both ways
+
+
+@pytest.mark.e2e
 def test_resnet_throughput_small():
     out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32",
               "--convs", "plain", "centre_tap", "--steps", 2)

@@ -170,6 +170,7 @@ RERUNS = [
     ("transfer={'confusion_budget': 3}", TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'finetune': {'frozen_epochs': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),  # scratch too
     ("transfer={'finetune': {'scratch_lr': 0.01}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'finetune': {'bn_stats': 'running'}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),  # no pretraining
     ("transfer={'lr_find': {'pick': {'unfrozen': 'steepest'}}}", {"finetune": 4} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'lr_select': {'scales': [0.5, 1]}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'lr_select': {'dev_per_class': 2}}", {"finetune": 6} | TRANSFER_DOWNSTREAM | CONFIG),

@@ -231,3 +231,63 @@ def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state(monkeypatch
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     with pytest.raises(PipelineError, match="precision 'fp16'"):
         resolve_precision("fp16", torch.device("cpu"))
+
+
+def bn_learner(precise_bn: bool, valid_every: int = 0, **options):
+    """A BatchNorm between a convolution and the head, on 40 images in 4 batches, dropout after it."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Dropout(0.5), nn.Linear(4, 3))
+    x = torch.randn(40, 3, 8, 8) * 3 + 1
+    y = torch.randint(0, 3, (40,))
+    from lesson5.train.metrics import error_rate
+    return Learner(model, Tensors(x, y, x[:12], y[:12]), loss_func=nn.CrossEntropyLoss(),
+                   metrics={"error_rate": error_rate}, bs=10, device="cpu", precise_bn=precise_bn,
+                   valid_every=valid_every, **options)
+
+
+def test_recalibrated_batchnorm_statistics_are_the_mean_of_the_training_batches():
+    """Precise BN: the running mean and variance become the average over the fit's equal batches of
+    each batch's mean and (unbiased) variance of the layer's input, whatever they were before."""
+    learner = bn_learner(True)
+    conv, bn = learner.model[0], learner.model[1]
+    bn.running_mean.fill_(7.0), bn.running_var.fill_(0.01)
+    learner.model.eval()
+    with torch.no_grad():
+        inputs = conv(learner.data.x_train).split(10)
+    learner.recalibrate_bn()
+    torch.testing.assert_close(bn.running_mean, torch.stack([b.mean((0, 2, 3)) for b in inputs]).mean(0))
+    torch.testing.assert_close(bn.running_var,
+                               torch.stack([b.transpose(0, 1).flatten(1).var(1) for b in inputs]).mean(0))
+    assert bn.momentum == 0.1 and learner.model.training is False  # update_bn put both back
+
+
+def test_precise_bn_changes_what_is_evaluated_and_nothing_that_trains():
+    """The same fit with and without precise BN: the same weights (the recalibration's dropout draws do
+    not move the global RNG), other running statistics, and the validation of the recalibrated model."""
+    plain = bn_learner(False, valid_every=1)  # each seeds the global RNG as it is built: build, then fit
+    plain_history = plain.fit_one_cycle(3, 0.3)
+    precise = bn_learner(True, valid_every=1)  # recalibrated after every epoch, between the fit's steps
+    precise_history = precise.fit_one_cycle(3, 0.3)
+    for (name, a), b in zip(plain.model.named_parameters(), precise.model.parameters()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(plain.model[1].running_mean, precise.model[1].running_mean)
+    plain.recalibrate_bn()
+    torch.testing.assert_close(plain.model[1].running_var, precise.model[1].running_var)
+    assert plain.validate() == [precise_history.drop(columns=["epoch", "train_loss", "seconds"]).iloc[-1].to_dict()]
+    assert plain_history.valid_loss.iloc[-1] != precise_history.valid_loss.iloc[-1]
+
+
+def test_precise_bn_recalibrates_before_every_validation_and_only_then(monkeypatch):
+    calls = []
+    monkeypatch.setattr(Learner, "recalibrate_bn", lambda self: calls.append(len(self.iterations)))
+    bn_learner(True, valid_every=2).fit(5, 0.01)
+    assert calls == [8, 16, 20]  # after epochs 2, 4 and the last (4 batches an epoch)
+    calls.clear()
+    bn_learner(True).lr_find(num_it=6)
+    assert calls == []
+
+
+def test_precise_bn_is_for_one_model():
+    with pytest.raises(PipelineError, match="precise_bn"):
+        bn_learner(True, seed=[0, 1])

@@ -98,6 +98,7 @@ class Finetune:
     lr_div: float = 10.0
     wd: float = 0.01
     ps: float = 0.5
+    bn_stats: str = "running"  # BatchNorm's statistics at evaluation: running (fastai's), precise (recomputed)
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
     precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto (the Learner resolves auto)
     conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
@@ -126,7 +127,7 @@ class Finetune:
     def learner(self, data: TaskData, weights: str, seed: int, device: str) -> Learner:
         model = fresh_model(len(data.classes), weights, self.ps, seed, conv=self.conv, cut=self.cut)
         return vision_learner(model, data, bs=self.bs, wd=self.wd, lr_div=self.lr_div, seed=seed, device=device,
-                              valid_every=0, precision=self.precision)
+                              valid_every=0, precision=self.precision, precise_bn=self.bn_stats == "precise")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ FROM_BODY = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR)  # continue from a body's froze
 OWN_BODIES = ("fractal", "classes")
 RANDOM = "random"  # the probes' untrained body
 
-FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps"]
+FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps", "bn_stats"]
 BODY_KEYS = (FINETUNE_COMMON + ["lr", "lr_slice", "slice_ratio", "lr_div"], ["frozen", "unfrozen"])
 SCRATCH_KEYS = (FINETUNE_COMMON + ["scratch_lr"], ["scratch"])  # transfer.finetune keys, lr_find.pick keys
 TASK_KEYS = ("seeds", "target_classes", "valid_per_class", "size", "device", "precision", "conv", "cut")

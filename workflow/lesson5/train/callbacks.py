@@ -104,6 +104,23 @@ class StopAfter(Callback):
             run.stop = True
 
 
+def validation_due(run: Run, every: int) -> bool:
+    """Whether the epoch just ended is validated: every ``every`` epochs and after the last (0: only the last)."""
+    return run.epoch == run.epochs or bool(every and run.epoch % every == 0)
+
+
+class PreciseBN(Callback):
+    """Before each validation (it goes before the Validator), the learner's BatchNorm statistics
+    recomputed on its training images (``Learner.recalibrate_bn``)."""
+
+    def __init__(self, every: int = 1):
+        self.every = every
+
+    def after_epoch(self, run):
+        if validation_due(run, self.every):
+            run.learner.recalibrate_bn()
+
+
 class Validator(Callback):
     """Valid loss and metrics every ``every`` epochs and after the last (0: only after the last); one
     row per model in ``run.rows``, with the epoch's train loss and training seconds."""
@@ -112,8 +129,7 @@ class Validator(Callback):
         self.recorder, self.every = recorder, every
 
     def after_epoch(self, run):
-        due = run.epoch == run.epochs or (self.every and run.epoch % self.every == 0)
-        metrics = run.learner.validate() if due else [{} for _ in run.seeds]
+        metrics = run.learner.validate() if validation_due(run, self.every) else [{} for _ in run.seeds]
         for k, (seed, valid) in enumerate(zip(run.seeds, metrics)):
             run.rows.append({"epoch": run.epoch, **({"seed": seed} if run.learner.stacked else {}),
                              "train_loss": float(self.recorder.epoch_losses[:, k].mean()), **valid,

@@ -21,8 +21,8 @@ from torch import nn
 
 from lesson5.errors import PipelineError
 from lesson5.train.device import resolve_device, resolve_precision
-from lesson5.train.callbacks import (Callback, Checkpointer, ProgressLog, Recorder, Run, StopAfter, StopOnNonFinite,
-                                     Validator)
+from lesson5.train.callbacks import (Callback, Checkpointer, PreciseBN, ProgressLog, Recorder, Run, StopAfter,
+                                     StopOnNonFinite, Validator)
 from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.lr import expand_lr_spec
 from lesson5.train.optim import ManualDecay, decay_param_groups, make_optimizer, supports_momentum_cycling
@@ -95,6 +95,7 @@ class Learner:
     valid_every: int = 1  # validate every N epochs and after the last (0: only after the last)
     make_step: Callable[["Learner", torch.optim.Optimizer], Step] = autograd_step
     precision: str = "fp32"  # bf16: forward passes autocast to bfloat16; weights, grads, optimizer state stay fp32
+    precise_bn: bool = False  # recompute BatchNorm statistics on the training images before each validation
 
     def __post_init__(self):
         self.torch_device = resolve_device(self.device)
@@ -109,6 +110,8 @@ class Learner:
         self.generators = [torch.Generator().manual_seed(s) for s in self.seeds]
         self.iterations: list[dict] = []  # one row per training batch (and model): lr, momentum, loss
         self.valid_pred: torch.Tensor | None = None  # the last validation's predictions
+        if self.precise_bn and self.stacked:
+            raise PipelineError("precise_bn recomputes one model's BatchNorm statistics, not stacked seeds'")
 
     # ----- layer groups -------------------------------------------------------------------------
     def _group_params(self, group) -> list[nn.Parameter]:
@@ -194,6 +197,19 @@ class Learner:
                 parts.append(self.model(batch).float())
         return torch.cat(parts, dim=1 if self.stacked else 0)
 
+    @torch.no_grad()
+    def recalibrate_bn(self):
+        """Precise BatchNorm (Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"): each BatchNorm
+        layer's running statistics, an average that lags weights which moved fast (a short fit at a high
+        lr), are replaced by their mean over the training images as eval sees them (no augmentation), in
+        the fit's batches of equal size. torch's ``update_bn`` makes the pass; the global RNG that its
+        train-mode dropout draws from is restored, so training after it goes on as it would without."""
+        prepare = self.valid_transform or (lambda batch: batch)
+        batches = (prepare(x) for x in self.data.x_train.tensor_split(self.n_batches()))
+        cuda = [self.torch_device] if self.torch_device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda), self.autocast():
+            torch.optim.swa_utils.update_bn(batches, self.model)
+
     def validate(self) -> list[dict[str, float]]:
         """Valid loss and metrics, one dict per model. The predictions stay in ``valid_pred`` (after a
         fit: the trained model's, for a confusion matrix without predicting again)."""
@@ -232,7 +248,8 @@ class Learner:
 
     def fit_callbacks(self, checkpoint=None) -> list[Callback]:
         recorder = Recorder()
-        return [recorder, StopOnNonFinite(recorder), Validator(recorder, self.valid_every),
+        precise_bn = [PreciseBN(self.valid_every)] if self.precise_bn else []
+        return [recorder, StopOnNonFinite(recorder), *precise_bn, Validator(recorder, self.valid_every),
                 ProgressLog(self.log_every, self.n_batches())] + ([Checkpointer(checkpoint)] if checkpoint else [])
 
     def lr_find(self, start_lr=1e-7, end_lr=10.0, num_it=100, stop_div=True, beta=0.98) -> pd.DataFrame:
