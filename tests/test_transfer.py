@@ -230,17 +230,17 @@ def test_precise_bn_stats_change_what_every_strategy_scores_and_not_how_it_train
     """finetune.bn_stats reaches each run's learner; precise recomputes BatchNorm's statistics after each
     stage, so every run (and its frozen stage) is scored anew while its training losses stay the same."""
     strategies = ["head_only", "discriminative", "unfrozen_high_lr"]
-    running = finetune_from_body(tiny_task(), "scratch", FIXED, 4, 1, "cpu", strategies)
-    precise_ft = Finetune(**{**FIXED.__dict__, "bn_stats": "precise"})
-    assert precise_ft.learner(tiny_task(), "scratch", 1, "cpu").precise_bn
-    assert not FIXED.learner(tiny_task(), "scratch", 1, "cpu").precise_bn
-    precise = finetune_from_body(tiny_task(), "scratch", precise_ft, 4, 1, "cpu", strategies)
+    running_ft = Finetune(**{**FIXED.__dict__, "bn_stats": "running"})
+    running = finetune_from_body(tiny_task(), "scratch", running_ft, 4, 1, "cpu", strategies)
+    assert FIXED.bn_stats == "precise" and FIXED.learner(tiny_task(), "scratch", 1, "cpu").precise_bn
+    assert not running_ft.learner(tiny_task(), "scratch", 1, "cpu").precise_bn
+    precise = finetune_from_body(tiny_task(), "scratch", FIXED, 4, 1, "cpu", strategies)
     for a, b in zip(running.runs, precise.runs):
         assert a["valid_loss"] != b["valid_loss"], a["strategy"]
     assert running.runs[0]["frozen_error_rate"] is not None
     pd.testing.assert_frame_equal(pd.concat(running.iterations), pd.concat(precise.iterations))
     common = {"lr_find": {}, "precision": "fp32", "conv": "plain", "cut": "layer4"}
-    assert Finetune.from_config(common | {"finetune": {"bn_stats": "precise"}}).bn_stats == "precise"
+    assert Finetune.from_config(common | {"finetune": {"bn_stats": "running"}}).bn_stats == "running"
 
 
 def test_lr_finder_picks_the_lrs_once_per_budget_and_a_finished_seed_is_not_rerun():

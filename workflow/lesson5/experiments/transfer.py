@@ -98,7 +98,7 @@ class Finetune:
     lr_div: float = 10.0
     wd: float = 0.01
     ps: float = 0.5
-    bn_stats: str = "running"  # BatchNorm's statistics at evaluation: running (fastai's), precise (recomputed)
+    bn_stats: str = "precise"  # BatchNorm's statistics at evaluation: precise (recomputed), running (fastai's)
     finder: dict = field(default_factory=dict)  # lr_find's start_lr, end_lr, num_it and the pick rule
     precision: str = "fp32"  # the transfer stage's fp32 | bf16 | auto (the Learner resolves auto)
     conv: str = "plain"  # the transfer stage's centre_tap | plain (models.vision.CONVS)
