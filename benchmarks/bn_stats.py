@@ -23,35 +23,33 @@ import numpy as np
 import pandas as pd
 
 from fractal_source import add_stage_arguments, stage_inputs
-from lesson5.experiments.transfer import Finetune, budget_tasks
-from lesson5.experiments.transfer_plan import DISCRIMINATIVE, SCRATCH, finetune_params, lead_strategy
+from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks, continue_from_frozen
+from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 
 
-def stage_lrs(stage: Path, family: str, budget: int, strategy: str) -> pd.Series:
+def stage_lrs(stage: Path, family: str, budget: int, strategy: str) -> LearningRates:
     """The lrs a stage's (family, budget) job trained its lead strategy with (every seed shares them)."""
     runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
-    return runs[runs.strategy == strategy].iloc[0]
+    row = runs[runs.strategy == strategy].iloc[0]
+    if family == SCRATCH:
+        return LearningRates(scratch=row.scratch_lr)
+    return LearningRates(head=row.head_lr, slice=(row.slice_lo, row.slice_hi))
 
 
-def both_errors(learner, family: str, ft: Finetune, lrs: pd.Series) -> tuple[float, float]:
+def both_errors(learner, family: str, ft: Finetune, lrs: LearningRates, strategy: str) -> tuple[float, float]:
     """(error with the running statistics, error with precise ones) of one seed's lead strategy, trained
-    as its job trains it: scratch unfrozen for both stages' epochs; a body frozen, then unfrozen with the
-    slice (discriminative) or frozen again (head_only)."""
+    as its job trains it (scratch unfrozen for both stages' epochs; a body's frozen stage, then
+    ``continue_from_frozen``), with ``ft``'s bn_stats: running."""
     frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
     if family == SCRATCH:
         learner.unfreeze()
-        learner.fit_one_cycle(frozen_epochs + unfrozen_epochs, lrs.scratch_lr)
+        history = learner.fit_one_cycle(frozen_epochs + unfrozen_epochs, lrs.scratch)
     else:
         learner.freeze()
-        learner.fit_one_cycle(frozen_epochs, lrs.head_lr)
-        if lrs.strategy == DISCRIMINATIVE:
-            learner.unfreeze()
-            learner.fit_one_cycle(unfrozen_epochs, [lrs.slice_lo, lrs.slice_hi])
-        else:
-            learner.fit_one_cycle(unfrozen_epochs, lrs.head_lr)
-    running = learner.validate()[0]["error_rate"]
+        learner.fit_one_cycle(frozen_epochs, lrs.head)
+        _, history = continue_from_frozen(learner, strategy, unfrozen_epochs, lrs)
     learner.recalibrate_bn()
-    return running, learner.validate()[0]["error_rate"]
+    return history.error_rate.iloc[-1], learner.validate()[0]["error_rate"]
 
 
 def main():
@@ -72,7 +70,7 @@ def main():
             strategy = lead_strategy(family, job["strategies"])
             lrs = stage_lrs(args.stage, family, budget, strategy)
             body = "scratch" if family == SCRATCH else str(Path(args.bodies) / family / "body.pt")
-            errors = np.array([both_errors(ft.learner(data, body, seed, device), family, ft, lrs)
+            errors = np.array([both_errors(ft.learner(data, body, seed, device), family, ft, lrs, strategy)
                                for seed, data in budget_tasks(images, job, budget, valid_seed).items()])
             running, precise = errors.T
             print(f"{family} | {budget} | {strategy} | {running.mean():.3f} ± {running.std(ddof=1):.3f} | "

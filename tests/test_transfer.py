@@ -228,7 +228,7 @@ def test_a_branch_of_the_shared_frozen_stage_is_the_strategy_run_alone():
 
 def test_precise_bn_stats_change_what_every_strategy_scores_and_not_how_it_trains():
     """finetune.bn_stats reaches each run's learner; precise recomputes BatchNorm's statistics after each
-    stage, so every run (and its frozen stage) is scored anew while its training losses stay the same."""
+    stage, so every run is scored anew while its training losses stay the same."""
     strategies = ["head_only", "discriminative", "unfrozen_high_lr"]
     running_ft = Finetune(**{**FIXED.__dict__, "bn_stats": "running"})
     running = finetune_from_body(tiny_task(), "scratch", running_ft, 4, 1, "cpu", strategies)
@@ -237,7 +237,6 @@ def test_precise_bn_stats_change_what_every_strategy_scores_and_not_how_it_train
     precise = finetune_from_body(tiny_task(), "scratch", FIXED, 4, 1, "cpu", strategies)
     for a, b in zip(running.runs, precise.runs):
         assert a["valid_loss"] != b["valid_loss"], a["strategy"]
-    assert running.runs[0]["frozen_error_rate"] is not None
     pd.testing.assert_frame_equal(pd.concat(running.iterations), pd.concat(precise.iterations))
     common = {"lr_find": {}, "precision": "fp32", "conv": "plain", "cut": "layer4"}
     assert Finetune.from_config(common | {"finetune": {"bn_stats": "running"}}).bn_stats == "running"
