@@ -16,7 +16,7 @@ def default_config():
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "tiny.yaml", "transfer-head-scaled.yaml", "transfer-bn-running.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.yaml")))
 def test_shipped_configs_are_valid(name):
     validate(yaml.safe_load((ROOT / "config" / name).read_text()), SCHEMA)
 
