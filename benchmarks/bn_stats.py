@@ -1,8 +1,8 @@
 """What BatchNorm's statistics do to a fine-tuned network's error: each seed of a finished stage trained
 again at that stage's own lrs (its runs.tsv) and scored twice, with the running statistics the fit kept
 (fastai's, transfer.finetune.bn_stats: running) and with them recomputed on the training images
-(bn_stats: precise). Recomputing moves no weight (tests/test_transfer.py), so one fit gives both
-scores. Prints one row per family and budget: the lead strategy's error each way, mean ± sd over the
+(bn_stats: precise), each by the stage's own functions. Recomputing moves no weight
+(tests/test_transfer.py), so the two fits are the same network scored two ways. Prints one row per family and budget: the lead strategy's error each way, mean ± sd over the
 seeds and each seed's. runs.tsv keeps 6 significant digits of each lr, and a short fit at a high lr
 is chaotic in it: a scratch seed's error can move by a few hundredths from that rounding alone, so
 the running column is a fit like the stage's, not its own numbers.
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from fractal_source import add_stage_arguments, stage_inputs
-from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks, continue_from_frozen
+from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks, finetune_budget
 from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 
 
@@ -36,20 +36,11 @@ def stage_lrs(stage: Path, family: str, budget: int, strategy: str) -> LearningR
     return LearningRates(head=row.head_lr, slice=(row.slice_lo, row.slice_hi))
 
 
-def both_errors(learner, family: str, ft: Finetune, lrs: LearningRates, strategy: str) -> tuple[float, float]:
-    """(error with the running statistics, error with precise ones) of one seed's lead strategy, trained
-    as its job trains it (scratch unfrozen for both stages' epochs; a body's frozen stage, then
-    ``continue_from_frozen``), with ``ft``'s bn_stats: running."""
-    frozen_epochs, unfrozen_epochs = ft.epochs(learner.n_batches())
-    if family == SCRATCH:
-        learner.unfreeze()
-        history = learner.fit_one_cycle(frozen_epochs + unfrozen_epochs, lrs.scratch)
-    else:
-        learner.freeze()
-        learner.fit_one_cycle(frozen_epochs, lrs.head)
-        _, history = continue_from_frozen(learner, strategy, unfrozen_epochs, lrs)
-    learner.recalibrate_bn()
-    return history.error_rate.iloc[-1], learner.validate()[0]["error_rate"]
+def lead_errors(family: str, tasks: dict, body: str | None, ft: Finetune, budget: int, device: str,
+                strategy: str, lrs: LearningRates) -> list[float]:
+    """Every seed's error of the family's lead strategy at the stage's lrs, trained as its job trains it."""
+    result = finetune_budget(family, tasks, body, ft, budget, device, [strategy], lrs=lrs)
+    return [r["error_rate"] for r in result.runs if r["strategy"] == strategy]
 
 
 def main():
@@ -66,17 +57,17 @@ def main():
         for budget in args.budgets:
             started = time.perf_counter()
             job = finetune_params(transfer, family, budget)
-            ft = replace(Finetune.from_config(job), bn_stats="running")  # each seed is recalibrated here
+            ft = Finetune.from_config(job)
             strategy = lead_strategy(family, job["strategies"])
             lrs = stage_lrs(args.stage, family, budget, strategy)
-            body = "scratch" if family == SCRATCH else str(Path(args.bodies) / family / "body.pt")
-            errors = np.array([both_errors(ft.learner(data, body, seed, device), family, ft, lrs, strategy)
-                               for seed, data in budget_tasks(images, job, budget, valid_seed).items()])
-            running, precise = errors.T
+            body = None if family == SCRATCH else str(Path(args.bodies) / family / "body.pt")
+            tasks = budget_tasks(images, job, budget, valid_seed)
+            running, precise = (np.array(lead_errors(family, tasks, body, replace(ft, bn_stats=stats), budget, device,
+                                                     strategy, lrs)) for stats in ("running", "precise"))
+            per_seed = " ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(running, precise))
             print(f"{family} | {budget} | {strategy} | {running.mean():.3f} ± {running.std(ddof=1):.3f} | "
-                  f"{precise.mean():.3f} ± {precise.std(ddof=1):.3f} | "
-                  f"{' '.join(f'{a:.3f}/{b:.3f}' for a, b in errors)} | {time.perf_counter() - started:.0f}",
-                  flush=True)
+                  f"{precise.mean():.3f} ± {precise.std(ddof=1):.3f} | {per_seed} | "
+                  f"{time.perf_counter() - started:.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -257,6 +257,9 @@ def test_lr_finder_picks_the_lrs_once_per_budget_and_a_finished_seed_is_not_reru
     assert pd.DataFrame(resumed.runs).drop(columns="seconds").equals(pd.DataFrame(full.runs).drop(columns="seconds"))
     scratch = finetune_budget("scratch", tasks, None, ft, 4, "cpu", ["scratch"])
     assert list(pd.concat(scratch.sweeps).finder.unique()) == ["scratch"]
+    given = finetune_budget("classes", tasks, "scratch", ft, 4, "cpu", ["discriminative"], lrs=full.lrs)
+    assert given.sweeps == [] and given.lrs == full.lrs  # no finder ran: every seed at the lrs it was given
+    assert pd.DataFrame(given.runs).drop(columns="seconds").equals(pd.DataFrame(full.runs).drop(columns="seconds"))
 
 
 def with_dev(task: TaskData, seed: int) -> TaskData:

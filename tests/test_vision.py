@@ -10,6 +10,7 @@ from lesson5.models.vision import (CentreTapConv2d, cnn_model, create_head, laye
                                    use_centre_tap)
 from lesson5.train.loop import Learner, Tensors
 from lesson5.train.lr import expand_lr_spec
+from lesson5.train.metrics import error_rate
 
 
 @pytest.mark.parametrize("n_classes", [5, 10, 37])
@@ -207,7 +208,6 @@ def test_unknown_weights():
 
 def test_bf16_autocast_runs_the_forward_in_bf16_and_keeps_fp32_state(monkeypatch):
     from lesson5.train.device import resolve_precision
-    from lesson5.train.metrics import error_rate
 
     torch.manual_seed(0)
     x = torch.randn(256, 8)
@@ -240,7 +240,6 @@ def bn_learner(precise_bn: bool, valid_every: int = 0, **options):
                           nn.Dropout(0.5), nn.Linear(4, 3))
     x = torch.randn(40, 3, 8, 8) * 3 + 1
     y = torch.randint(0, 3, (40,))
-    from lesson5.train.metrics import error_rate
     return Learner(model, Tensors(x, y, x[:12], y[:12]), loss_func=nn.CrossEntropyLoss(),
                    metrics={"error_rate": error_rate}, bs=10, device="cpu", precise_bn=precise_bn,
                    valid_every=valid_every, **options)

@@ -326,15 +326,18 @@ def budget_tasks(arrays: dict, job: dict, budget: int, valid_seed: int) -> dict[
 
 
 def finetune_budget(family: str, tasks: dict[int, TaskData], body: str | None, ft: Finetune, budget: int,
-                    device: str, strategies, done: dict | None = None, on_seed=None) -> BudgetResult:
+                    device: str, strategies, done: dict | None = None, on_seed=None,
+                    lrs: LearningRates | None = None) -> BudgetResult:
     """Every seed of one label budget for a body's strategies (``body``: its weights) or scratch
     (family "scratch"). ``done`` holds seeds finished by an earlier, interrupted job ({seed: BudgetResult});
-    ``on_seed(seed, result)`` is called after each new seed (to save progress)."""
+    ``on_seed(seed, result)`` is called after each new seed (to save progress). ``lrs``: the budget's
+    lrs, known already (a benchmark repeating a finished stage), for every seed; None: the first seed
+    chooses them."""
     if family != SCRATCH and body is None:
         raise PipelineError(f"family {family!r} fine-tunes a body, and none was given")
     if len(ft.scales) > 1 and any(d.x_dev is None for d in tasks.values()):
         raise PipelineError(f"choosing among lr scales {list(ft.scales)} needs a dev set (lr_select.dev_per_class)")
-    done, total = done or {}, BudgetResult()
+    done, total = done or {}, BudgetResult(lrs=lrs)
     for seed, data in tasks.items():
         result = done.get(seed)
         if result is None:

@@ -201,8 +201,9 @@ class Learner:
         """Precise BatchNorm (Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"): each BatchNorm
         layer's running statistics, an average that lags weights which moved fast (a short fit at a high
         lr), are replaced by their mean over the training images as eval sees them (no augmentation), in
-        the fit's batches of equal size. torch's ``update_bn`` makes the pass (without gradients); the global RNG that its
-        train-mode dropout draws from is restored, so training after it goes on as it would without."""
+        the fit's batches of equal size. torch's ``update_bn`` makes the pass (without gradients); the
+        global RNG that its train-mode dropout draws from is restored, so training after it goes on as it
+        would without."""
         prepare = self.valid_transform or (lambda batch: batch)
         batches = (prepare(x) for x in self.data.x_train.tensor_split(self.n_batches()))
         cuda = [self.torch_device] if self.torch_device.type == "cuda" else []
