@@ -22,9 +22,9 @@ from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_str
 from lesson5.models.vision import CUTS
 
 
-def lead_errors(family: str, job: dict, tasks: dict, bodies: Path, budget: int, device: str) -> list[float]:
-    """Every seed's error of the family's lead strategy at one budget, as its finetune job would train it."""
-    body = None if family == SCRATCH else str(bodies / family / "body.pt")
+def lead_errors(family: str, job: dict, tasks: dict, body: str | None, budget: int, device: str) -> list[float]:
+    """Every seed's error of the family's lead strategy at one budget, as its finetune job would train it
+    (``body``: the family's body.pt, None for scratch)."""
     lead = lead_strategy(family, job["strategies"])
     result = finetune_budget(family, tasks, body, Finetune.from_config(job), budget, device, [lead])
     return [r["error_rate"] for r in result.runs if r["strategy"] == lead]
@@ -46,7 +46,8 @@ def main():
         for budget in args.budgets:
             started = time.perf_counter()
             errors = {f: lead_errors(f, finetune_params({**transfer, "cut": cut}, f, budget), tasks[budget],
-                                     Path(args.bodies), budget, device) for f in (a, b)}
+                                     None if f == SCRATCH else str(Path(args.bodies) / f / "body.pt"), budget, device)
+                      for f in (a, b)}
             diff = np.subtract(errors[a], errors[b])
             print(f"{cut} | {budget} | {np.mean(errors[a]):.3f} | {np.mean(errors[b]):.3f} | "
                   f"{diff.mean():+.3f} ({(diff < 0).sum()}/{len(diff)}) | {time.perf_counter() - started:.0f}",

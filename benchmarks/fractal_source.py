@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 import numpy as np
 import torch
 import yaml
-from snakemake.utils import update_config
+from snakemake.utils import update_config, validate
 
 from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.data.fractals import FractalSpec, fractal_dataset
@@ -27,14 +27,17 @@ from lesson5.experiments.transfer_plan import dev_per_class, pretrain_recipe
 from lesson5.models.vision import resnet34_body, save_body
 from lesson5.train.device import resolve_device
 
-CONFIG = Path(__file__).resolve().parents[1] / "config"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
 
 
 def merged_config(variant: str | None) -> dict:
-    """The default config with a variant config's keys merged over it by Snakemake's own --configfile merge."""
+    """The default config with a variant config's keys merged over it by Snakemake's own --configfile merge,
+    then validated with the schema's defaults filled in, as the Snakefile does: what the jobs read."""
     config = yaml.safe_load((CONFIG / "config.yaml").read_text())
     if variant:
         update_config(config, yaml.safe_load(Path(variant).read_text()))
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     return config
 
 

@@ -5,7 +5,14 @@ from snakemake.utils import Paramspace
 
 from lesson5.data.movielens import get_release
 from lesson5.experiments.plan import RUN_KEYS, collab_run_table, main_run
-from lesson5.experiments.transfer_plan import OWN_BODIES, probe_params, pretrain_params
+from lesson5.experiments.transfer_plan import (
+    BODY_SOURCES,
+    CLASS_SOURCE,
+    FRACTAL_SOURCE,
+    OWN_BODIES,
+    probe_params,
+    pretrain_params,
+)
 from lesson5.experiments.transfer_plan import comparisons as transfer_comparisons
 from lesson5.experiments.transfer_plan import families as transfer_families
 from lesson5.experiments.transfer_plan import finetune_params as transfer_finetune_params

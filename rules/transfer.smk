@@ -1,4 +1,4 @@
-# Transfer learning: generate a fractal source, pretrain a ResNet-34 body on each source, fine-tune
+# Transfer learning: generate a fractal source, pretrain a ResNet-34 body on each body's sources, fine-tune
 # every body (and scratch) on the target classes at several label budgets, probe the bodies, aggregate.
 TRANSFER = config["transfer"]
 TRANSFER_DATA = image_npz(TRANSFER["dataset"])
@@ -44,7 +44,8 @@ rule fractal_images:
 
 rule pretrain_body:
     input:
-        data=lambda wc: FRACTALS if wc.source == "fractal" else TRANSFER_DATA,
+        fractals=lambda wc: FRACTALS if FRACTAL_SOURCE in BODY_SOURCES[wc.source] else [],
+        dataset=lambda wc: TRANSFER_DATA if CLASS_SOURCE in BODY_SOURCES[wc.source] else [],
     output:
         body=f"{BODY_DIR}/body.pt",
         history=f"{BODY_DIR}/history.tsv",

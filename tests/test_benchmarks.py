@@ -144,6 +144,29 @@ def test_bn_stats_on_generated_images(tmp_path):
 
 
 @pytest.mark.e2e
+def test_pretrain_draws_on_generated_images(tmp_path):
+    import numpy as np
+
+    from lesson5.data.fractals import FractalSpec, fractal_dataset
+
+    options = stage_images_and_body(tmp_path)
+    spec = FractalSpec(classes=3, per_class=8, valid_per_class=2, walkers=50, steps=10)
+    np.savez(tmp_path / "fractals.npz", **fractal_dataset(spec))
+    for family, strategy in (("mixed", "discriminative"), ("scratch", "scratch")):
+        (tmp_path / "finetune" / family / "budget~2").mkdir(parents=True)
+        pd.DataFrame({"seed": [1, 0], "strategy": strategy, "error_rate": [0.9, 0.0]}).to_csv(
+            tmp_path / "finetune" / family / "budget~2" / "runs.tsv", sep="\t", index=False)
+    out = run("pretrain_draws.py", *options[:2], *options[4:], "--fractals", tmp_path / "fractals.npz",
+              "--family", "mixed", "--pretrain-seed", 3, "--stage", tmp_path / "finetune", "--body",
+              tmp_path / "drawn.pt", "--budgets", 2)
+    assert "source valid error by epoch" in out and (tmp_path / "drawn.pt").is_file()
+    row = out.splitlines()[-1].split(" | ")
+    assert row[0] == "2" and len(row[1].split()) == 3 and row[2] == row[3] == "0.450"  # tiny's seeds 0 and 1
+    assert row[4].endswith("of 2")  # never better than a stage seed at 0.0 error: at most 1 of 2
+    assert int(row[4].split()[0]) <= 1 and int(row[4].split()[2]) <= 1
+
+
+@pytest.mark.e2e
 def test_resnet_throughput_small():
     out = run("resnet_throughput.py", "--threads", 1, "--sizes", 28, "--batches", 4, "--precisions", "fp32",
               "--convs", "plain", "centre_tap", "--steps", 2)

@@ -186,6 +186,10 @@ RERUNS = [
     ("transfer={'fractal': {'variation': 0.3}}",  # the broad body and what starts from it, not the narrow one
      {"fractal_images": 1, "pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'strategy_budgets': {'unfrozen_high_lr': [3]}}", {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'bodies': ['fractal', 'classes', 'mixed']}",  # a third body: its own jobs, the others stay
+     {"pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
+    ("transfer={'source_classes': [0, 1, 2]}",  # the narrow body alone (the fractal body does not read them)
+     {"pretrain_body": 1, "finetune": 2, "transfer_probe": 1} | TRANSFER_DOWNSTREAM | CONFIG),
     ("transfer={'strategies': {'classes': ['head_only', 'discriminative']}}",
      {"finetune": 2} | TRANSFER_DOWNSTREAM | CONFIG),
     ("fashion_mnist={'n_valid': 50}",
@@ -193,6 +197,24 @@ RERUNS = [
       "pretrain_body": 1, "finetune": 6, "transfer_probe": 1, "aggregate_optimizers": 1, "aggregate_transfer": 1,
       "summary_table": 1} | CONFIG),
 ]
+
+
+@pytest.mark.e2e
+def test_the_mixed_body_learns_the_fractals_and_the_source_classes_as_one_task(tiny_pipeline):
+    """A third body, asked for by one key: pretrained on both sources at once and fine-tuned like the others."""
+    target = "results/tiny/transfer/finetune/mixed/budget~3/runs.tsv"
+    proc = tiny_run(tiny_pipeline, target, extra=["--config", "transfer={'bodies': ['fractal', 'classes', 'mixed']}"])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "pretrain_body" in proc.stdout and "fractal_images" not in proc.stdout  # the other bodies' images stay
+    history = {b: pd.read_csv(tiny_pipeline / f"results/tiny/transfer/bodies/{b}/history.tsv", sep="\t")
+               for b in ("mixed", "fractal", "classes")}
+    for column in ("classes", "train_images", "valid_images"):
+        assert (history["mixed"][column] == history["fractal"][column] + history["classes"][column]).all(), column
+    assert history["mixed"].source[0] == f"{history['fractal'].source[0]} + {history['classes'].source[0]}"
+    runs = pd.read_csv(tiny_pipeline / target, sep="\t")
+    assert set(runs.family) == {"mixed"} and set(runs.strategy) == {"discriminative"} and len(runs) == 2
+    for made in ("bodies/mixed", "finetune/mixed"):  # the rerun test's dry runs plan the mixed body from nothing
+        shutil.rmtree(tiny_pipeline / "results/tiny/transfer" / made)
 
 
 @pytest.mark.e2e

@@ -10,7 +10,7 @@ from lesson5.analysis.probe import pooled_features, probe_error
 from lesson5.analysis.transfer import budget_table, paired_differences, probe_paired, selection_edges, sign_test_p
 from lesson5.data.budgets import budget_indices, relabel, valid_indices
 from lesson5.errors import PipelineError
-from lesson5.data.image_tasks import RandomAffine, TaskData, target_tasks
+from lesson5.data.image_tasks import RandomAffine, TaskData, joint_task, source_task, target_tasks
 from lesson5.experiments.transfer import (BudgetResult, Finetune, LearningRates, finetune_budget, finetune_from_body,
                                           select_by_dev, stage_epochs)
 from lesson5.experiments.transfer_plan import dev_per_class, lead_strategy, lr_select_params
@@ -59,6 +59,26 @@ def test_target_tasks_draw_train_and_valid_from_their_own_splits():
         valid_indices(y_valid, [5], 50, 0)
     with pytest.raises(PipelineError, match="outside the classes"):
         relabel(np.array([1, 2]), [1])
+
+
+def test_a_joint_source_task_keeps_every_image_and_numbers_each_task_s_classes_after_the_last():
+    """The mixed body's source: the fractals' classes first, then the dataset's source classes."""
+    rng = np.random.default_rng(0)
+
+    def arrays(classes, n_train, n_valid):
+        part = lambda n: (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.choice(classes, n))  # noqa: E731
+        (x_train, y_train), (x_valid, y_valid) = part(n_train), part(n_valid)
+        return {"x_train": x_train, "y_train": y_train, "x_valid": x_valid, "y_valid": y_valid}
+
+    fractals, dataset = arrays([0, 1, 2], 12, 6), arrays([4, 7, 8, 9], 20, 8)
+    a, b = source_task(fractals, None, 28), source_task(dataset, [7, 9], 28)
+    joint = joint_task([a, b])
+    assert joint.classes == [0, 1, 2, 3, 4] and len(joint.y_train) == len(a.y_train) + len(b.y_train)
+    assert torch.equal(joint.x_train, torch.cat([a.x_train, b.x_train]))
+    assert torch.equal(joint.y_train, torch.cat([a.y_train, b.y_train + 3]))
+    assert torch.equal(joint.y_valid, torch.cat([a.y_valid, b.y_valid + 3]))
+    assert set(joint.y_valid[len(a.y_valid):].tolist()) <= {3, 4}
+    assert joint_task([b]) is b
 
 
 def test_the_dev_set_is_held_out_beside_the_validation_set_and_leaves_it_as_it_was():

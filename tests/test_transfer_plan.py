@@ -6,8 +6,8 @@ import pytest
 from lesson5.analysis.summary import transfer_gaps
 from lesson5.analysis.transfer import all_paired
 from lesson5.config_checks import config_problems
-from lesson5.experiments.transfer_plan import (comparisons, families, finetune_params, job_strategies, jobs,
-                                               pretrain_params, pretrain_recipe, probe_params)
+from lesson5.experiments.transfer_plan import (BODY_SOURCES, OWN_BODIES, comparisons, families, finetune_params,
+                                               job_strategies, jobs, pretrain_params, pretrain_recipe, probe_params)
 from test_config import SCHEMA, default_config, validate
 
 
@@ -59,6 +59,18 @@ def test_a_body_s_own_pretraining_keys_replace_the_shared_ones_for_it_alone():
     assert pretrain_recipe(changed, "fractal") == {**shared, "epochs": 2, "augment": "shift"}
     assert pretrain_params(changed, "fractal") != pretrain_params(t, "fractal")
     assert pretrain_params(changed, "classes") == pretrain_params(t, "classes")  # the narrow body is not rerun
+    assert pretrain_params(changed, "mixed") == pretrain_params(t, "mixed")  # nor the mixed one
+
+
+def test_the_mixed_body_reads_what_both_of_its_sources_read():
+    t = transfer()
+    mixed, classes = pretrain_params(t, "mixed"), pretrain_params(t, "classes")
+    assert mixed == classes  # the source classes and their dataset; the fractals' keys are fractal_images'
+    moved = transfer(source_classes=[1, 2, 3])
+    assert pretrain_params(moved, "mixed") != mixed and pretrain_params(moved, "fractal") == pretrain_params(t, "fractal")
+    own = transfer(pretrain={**t["pretrain"], "mixed": {"epochs": 6}})
+    assert pretrain_recipe(own, "mixed")["epochs"] == 6 and pretrain_params(own, "classes") == classes
+    assert BODY_SOURCES["mixed"] == BODY_SOURCES["fractal"] + BODY_SOURCES["classes"]
 
 
 def test_a_body_s_override_offers_the_shared_pretraining_keys_without_their_defaults():
@@ -67,7 +79,7 @@ def test_a_body_s_override_offers_the_shared_pretraining_keys_without_their_defa
     schema = yaml.safe_load(open(SCHEMA))
     shared = schema["properties"]["transfer"]["properties"]["pretrain"]["properties"]
     override = schema["definitions"]["pretrain_override"]["properties"]
-    assert set(override) == set(shared) - {"fractal", "classes"}
+    assert set(override) == set(shared) - set(OWN_BODIES)
     assert all("default" not in spec for spec in override.values())  # a default would replace the shared key
     for key, spec in override.items():
         assert {k: v for k, v in spec.items() if k != "description"} == \

@@ -1,4 +1,4 @@
-"""Rule pretrain_body: train ResNet-34 on every image of one source task and save its body."""
+"""Rule pretrain_body: train ResNet-34 on every image of a body's source tasks and save its body."""
 
 import sys
 
@@ -9,8 +9,9 @@ import logging
 import numpy as np
 import torch
 
-from lesson5.data.image_tasks import source_task
+from lesson5.data.image_tasks import joint_task, source_task
 from lesson5.experiments.transfer import pretrain
+from lesson5.experiments.transfer_plan import BODY_SOURCES, FRACTAL_SOURCE
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
 from lesson5.train.checkpoint import checkpoints_for, remove_checkpoints
@@ -19,20 +20,28 @@ from lesson5.train.device import resolve_device, resolve_precision
 log = logging.getLogger("lesson5.pretrain_body")
 
 
+def load_source(smk, cfg: dict, part: str):
+    """One source task and its name: every generated fractal class, or the dataset's source classes."""
+    path = smk.input.fractals if part == FRACTAL_SOURCE else smk.input.dataset
+    with np.load(path, allow_pickle=False) as npz:
+        task = source_task(dict(npz), None if part == FRACTAL_SOURCE else cfg["source_classes"], cfg["size"])
+    named = f"{len(task.classes)} fractal classes" if part == FRACTAL_SOURCE else \
+        f"{cfg['dataset']} classes {cfg['source_classes']}"
+    return task, named
+
+
 def main(smk):
     torch.set_num_threads(smk.threads)
     cfg, seed, source = smk.params.job, smk.params.seed, smk.wildcards.source
     seed_everything(seed)
-    with np.load(smk.input.data, allow_pickle=False) as npz:
-        data = source_task(dict(npz), cfg.get("source_classes"), cfg["size"])  # fractal: every class
+    parts = [load_source(smk, cfg, part) for part in BODY_SOURCES[source]]
+    data, described = joint_task([task for task, _ in parts]), " + ".join(named for _, named in parts)
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
-    log.info("%s source: %d classes, %d training images; training on %s in %s", source, len(data.classes),
-             len(data.y_train), device, precision)
+    log.info("%s body's source, %s: %d classes, %d training images; training on %s in %s", source, described,
+             len(data.classes), len(data.y_train), device, precision)
     learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, str(device),
                                 checkpoint=checkpoints_for(smk.params.checkpoints, {"job": cfg, "seed": seed}) / "fit.pt", precision=precision, conv=cfg["conv"])
-    described = f"{cfg['dataset']} classes {cfg['source_classes']}" if source == "classes" else \
-        f"{len(data.classes)} fractal classes"
     history = history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid), classes=len(data.classes),
                              source=described)  # the aggregation's name for this source task
     history.to_csv(smk.output.history, sep="\t", index=False, float_format="%.5f")

@@ -88,6 +88,17 @@ def source_task(arrays: dict, classes, size: int) -> TaskData:
     return TaskData(*rows("train"), *rows("valid"), list(classes))
 
 
+def joint_task(tasks: list[TaskData]) -> TaskData:
+    """Source tasks learnt as one: every task's images, its labels numbered after the tasks before it
+    (no class shared), classes renumbered 0..k-1 in that order."""
+    if len(tasks) == 1:
+        return tasks[0]
+    offsets = np.cumsum([0] + [len(t.classes) for t in tasks])
+    join = lambda part: torch.cat([getattr(t, part) for t in tasks])  # noqa: E731
+    shift = lambda part: torch.cat([getattr(t, part) + int(o) for t, o in zip(tasks, offsets)])  # noqa: E731
+    return TaskData(join("x_train"), shift("y_train"), join("x_valid"), shift("y_valid"), list(range(offsets[-1])))
+
+
 def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int,
                  dev_per_class: int = 0):
     """{seed: {budget: TaskData}}: each seed's nested budgets, one fixed validation set for all, and

@@ -11,9 +11,13 @@ HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH = "head_only", "discriminative", "un
 STRATEGIES = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR, SCRATCH)
 FROM_BODY = (HEAD_ONLY, DISCRIMINATIVE, HIGH_LR)  # continue from a body's frozen stage
 
-# the bodies this pipeline pretrains: on generated fractals (broad), on source classes of the dataset
-# (narrow); a config's bodies may also name imagenet (torchvision's weights)
-OWN_BODIES = ("fractal", "classes")
+# the bodies this pipeline pretrains and the source tasks each one learns, as one task of their classes
+# together: generated fractals (broad, no natural images), the dataset's source classes (narrow), or both
+# (broad and of the target's domain, as ImageNet is for the lesson's pets); a config's bodies may also
+# name imagenet (torchvision's weights)
+FRACTAL_SOURCE, CLASS_SOURCE = "fractal", "classes"
+BODY_SOURCES = {"fractal": (FRACTAL_SOURCE,), "classes": (CLASS_SOURCE,), "mixed": (FRACTAL_SOURCE, CLASS_SOURCE)}
+OWN_BODIES = tuple(BODY_SOURCES)
 RANDOM = "random"  # the probes' untrained body
 
 FINETUNE_COMMON = ["bs", "frozen_epochs", "unfrozen_epochs", "min_steps", "wd", "ps", "bn_stats"]
@@ -104,8 +108,9 @@ def pretrain_recipe(transfer: dict, source: str) -> dict:
 
 
 def pretrain_params(transfer: dict, source: str) -> dict:
-    """What pretraining the ``source`` body reads (the classes body also its dataset and source classes)."""
-    extra = {k: transfer[k] for k in ("dataset", "source_classes")} if source == "classes" else {}
+    """What pretraining the ``source`` body reads (a body that learns source classes also their dataset
+    and which they are; the fractals' own keys are the fractal images' rule's)."""
+    extra = {k: transfer[k] for k in ("dataset", "source_classes")} if CLASS_SOURCE in BODY_SOURCES[source] else {}
     return {"pretrain": pretrain_recipe(transfer, source), "ps": transfer["finetune"]["ps"],
             **{k: transfer[k] for k in ("size", "device", "precision", "conv")}, **extra}
 

@@ -1,0 +1,92 @@
+"""How much one pretraining draw moves a body's verdicts: pretrain one of the stage's own bodies again
+from the stage's source images with another seed, as rule pretrain_body does, then fine-tune it as
+the body's finetune jobs do (its lead strategy, the config's recipe and lr selection) on the stage's
+images. The stage's seeds vary the labelled images and the fine-tuning, never the pretraining, so
+two bodies in one stage are two draws. Prints one row per budget: this body's error beside the
+stage's body and scratch (their runs.tsv), and the seeds on which it beats each.
+
+    python benchmarks/pretrain_draws.py --images results/data/fashion_mnist/images.npz \
+        --fractals results/transfer-mixed/transfer/fractal/images.npz --family mixed --pretrain-seed 0 \
+        --config config/transfer-mixed.yaml --stage results/transfer-mixed/transfer/finetune \
+        --body /tmp/mixed-seed0.pt --budgets 5 10
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+import numpy as np
+import pandas as pd
+import torch
+
+from body_cut import lead_errors
+from fractal_source import stage_inputs
+from lesson5.data.image_tasks import joint_task, source_task
+from lesson5.experiments.transfer import budget_tasks, pretrain
+from lesson5.experiments.transfer_plan import (BODY_SOURCES, FRACTAL_SOURCE, SCRATCH, finetune_params,
+                                              lead_strategy, pretrain_params)
+from lesson5.models.vision import save_body
+from lesson5.runner import seed_everything
+from lesson5.train.device import resolve_precision
+
+
+def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, seed: int, device: str, path: Path):
+    """The family's body pretrained as its pretrain_body job would be with ``seed``, saved to ``path``."""
+    cfg = pretrain_params(transfer, family)
+    parts = []
+    for part in BODY_SOURCES[family]:
+        if part == FRACTAL_SOURCE:
+            with np.load(fractals, allow_pickle=False) as npz:
+                parts.append(source_task(dict(npz), None, cfg["size"]))
+        else:
+            parts.append(source_task(images, cfg["source_classes"], cfg["size"]))
+    seed_everything(seed)
+    learner, history = pretrain(joint_task(parts), cfg["pretrain"], cfg["ps"], seed, device,
+                                precision=resolve_precision(cfg["precision"], torch.device(device)), conv=cfg["conv"])
+    print("source valid error by epoch", " / ".join(f"{e:.3f}" for e in history.error_rate), flush=True)
+    save_body(learner.model.cpu(), path, source=f"{family}, pretraining seed {seed}", size=cfg["size"])
+
+
+def stage_errors(stage: Path, family: str, budget: int, strategy: str) -> np.ndarray:
+    runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
+    return runs[runs.strategy == strategy].sort_values("seed").error_rate.to_numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", required=True, help="the stage's images.npz (rule prepare_images)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="fine-tuning seeds; default: the config's")
+    ap.add_argument("--config", help="the stage's variant config, whose transfer keys replace the default's")
+    ap.add_argument("--fractals", help="the stage's fractal images.npz (a body that learns the fractals)")
+    ap.add_argument("--family", default="mixed", help="one of the stage's own bodies")
+    ap.add_argument("--pretrain-seed", type=int, default=0)
+    ap.add_argument("--stage", type=Path, required=True, help="the finished stage's transfer/finetune folder")
+    ap.add_argument("--body", type=Path, required=True, help="where the body is saved (or read, with --reuse)")
+    ap.add_argument("--reuse", action="store_true", help="fine-tune the body at --body, pretraining nothing")
+    ap.add_argument("--budgets", type=int, nargs="+", default=[5, 10, 25, 50, 100])
+    args = ap.parse_args()
+    transfer, valid_seed, images, device = stage_inputs(args)
+    if not (args.reuse and args.body.exists()):
+        started = time.perf_counter()
+        pretrain_again(transfer, args.family, images, args.fractals, args.pretrain_seed, device, args.body)
+        print(f"pretrained in {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"labels/class | {args.family}, seed {args.pretrain_seed} | the stage's {args.family} | scratch | "
+          "this draw better than the stage's / than scratch (seeds) | seconds")
+    for budget in args.budgets:
+        started = time.perf_counter()
+        job = finetune_params(transfer, args.family, budget)
+        lead = lead_strategy(args.family, job["strategies"])
+        drawn = np.array(lead_errors(args.family, job, budget_tasks(images, job, budget, valid_seed),
+                                     str(args.body), budget, device))
+        stage, scratch = stage_errors(args.stage, args.family, budget, lead), \
+            stage_errors(args.stage, SCRATCH, budget, SCRATCH)
+        print(f"{budget} | {drawn.mean():.3f} ({' '.join(f'{e:.3f}' for e in drawn)}) | {stage.mean():.3f} | "
+              f"{scratch.mean():.3f} | {(drawn < stage).sum()} / {(drawn < scratch).sum()} of {len(drawn)} | "
+              f"{time.perf_counter() - started:.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
