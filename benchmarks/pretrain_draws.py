@@ -24,9 +24,8 @@ import torch
 
 from body_cut import lead_errors
 from fractal_source import stage_inputs
-from lesson5.data.image_tasks import joint_task, source_task
-from lesson5.experiments.transfer import budget_tasks, pretrain
-from lesson5.experiments.transfer_plan import (BODY_SOURCES, FRACTAL_SOURCE, SCRATCH, finetune_params,
+from lesson5.experiments.transfer import body_source, budget_tasks, pretrain
+from lesson5.experiments.transfer_plan import (BODY_SOURCES, CLASS_SOURCE, FRACTAL_SOURCE, SCRATCH, finetune_params,
                                               lead_strategy, pretrain_params)
 from lesson5.models.vision import save_body
 from lesson5.runner import seed_everything
@@ -36,15 +35,13 @@ from lesson5.train.device import resolve_precision
 def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, seed: int, device: str, path: Path):
     """The family's body pretrained as its pretrain_body job would be with ``seed``, saved to ``path``."""
     cfg = pretrain_params(transfer, family)
-    parts = []
-    for part in BODY_SOURCES[family]:
-        if part == FRACTAL_SOURCE:
-            with np.load(fractals, allow_pickle=False) as npz:
-                parts.append(source_task(dict(npz), None, cfg["size"]))
-        else:
-            parts.append(source_task(images, cfg["source_classes"], cfg["size"]))
+    arrays = {CLASS_SOURCE: images}
+    if fractals:
+        with np.load(fractals, allow_pickle=False) as npz:
+            arrays[FRACTAL_SOURCE] = dict(npz)
     seed_everything(seed)
-    learner, history = pretrain(joint_task(parts), cfg["pretrain"], cfg["ps"], seed, device,
+    data = body_source(family, arrays, cfg.get("source_classes"), cfg["size"])
+    learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, device,
                                 precision=resolve_precision(cfg["precision"], torch.device(device)), conv=cfg["conv"])
     print("source valid error by epoch", " / ".join(f"{e:.3f}" for e in history.error_rate), flush=True)
     save_body(learner.model.cpu(), path, source=f"{family}, pretraining seed {seed}", size=cfg["size"])
@@ -61,13 +58,15 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", help="fine-tuning seeds; default: the config's")
     ap.add_argument("--config", help="the stage's variant config, whose transfer keys replace the default's")
     ap.add_argument("--fractals", help="the stage's fractal images.npz (a body that learns the fractals)")
-    ap.add_argument("--family", default="mixed", help="one of the stage's own bodies")
+    ap.add_argument("--family", default="mixed", choices=sorted(BODY_SOURCES), help="one of the stage's own bodies")
     ap.add_argument("--pretrain-seed", type=int, default=0)
     ap.add_argument("--stage", type=Path, required=True, help="the finished stage's transfer/finetune folder")
     ap.add_argument("--body", type=Path, required=True, help="where the body is saved (or read, with --reuse)")
     ap.add_argument("--reuse", action="store_true", help="fine-tune the body at --body, pretraining nothing")
     ap.add_argument("--budgets", type=int, nargs="+", default=[5, 10, 25, 50, 100])
     args = ap.parse_args()
+    if FRACTAL_SOURCE in BODY_SOURCES[args.family] and not args.fractals:
+        ap.error(f"--fractals: the {args.family} body learns the fractal source")
     transfer, valid_seed, images, device = stage_inputs(args)
     if not (args.reuse and args.body.exists()):
         started = time.perf_counter()

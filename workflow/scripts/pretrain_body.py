@@ -9,8 +9,7 @@ import logging
 import numpy as np
 import torch
 
-from lesson5.data.image_tasks import joint_task, source_task
-from lesson5.experiments.transfer import pretrain
+from lesson5.experiments.transfer import body_source, pretrain
 from lesson5.experiments.transfer_plan import BODY_SOURCES, FRACTAL_SOURCE
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
@@ -20,22 +19,20 @@ from lesson5.train.device import resolve_device, resolve_precision
 log = logging.getLogger("lesson5.pretrain_body")
 
 
-def load_source(smk, cfg: dict, part: str):
-    """One source task and its name: every generated fractal class, or the dataset's source classes."""
-    path = smk.input.fractals if part == FRACTAL_SOURCE else smk.input.dataset
+def load(path: str) -> dict:
     with np.load(path, allow_pickle=False) as npz:
-        task = source_task(dict(npz), None if part == FRACTAL_SOURCE else cfg["source_classes"], cfg["size"])
-    named = f"{len(task.classes)} fractal classes" if part == FRACTAL_SOURCE else \
-        f"{cfg['dataset']} classes {cfg['source_classes']}"
-    return task, named
+        return dict(npz)
 
 
 def main(smk):
     torch.set_num_threads(smk.threads)
     cfg, seed, source = smk.params.job, smk.params.seed, smk.wildcards.source
     seed_everything(seed)
-    parts = [load_source(smk, cfg, part) for part in BODY_SOURCES[source]]
-    data, described = joint_task([task for task, _ in parts]), " + ".join(named for _, named in parts)
+    arrays = {part: load(smk.input.fractals if part == FRACTAL_SOURCE else smk.input.dataset)
+              for part in BODY_SOURCES[source]}
+    data = body_source(source, arrays, cfg.get("source_classes"), cfg["size"])
+    described = " + ".join(f"{len(np.unique(arrays[part]['y_train']))} fractal classes" if part == FRACTAL_SOURCE
+                           else f"{cfg['dataset']} classes {cfg['source_classes']}" for part in BODY_SOURCES[source])
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
     log.info("%s body's source, %s: %d classes, %d training images; training on %s in %s", source, described,

@@ -94,9 +94,14 @@ def joint_task(tasks: list[TaskData]) -> TaskData:
     if len(tasks) == 1:
         return tasks[0]
     offsets = np.cumsum([0] + [len(t.classes) for t in tasks])
-    join = lambda part: torch.cat([getattr(t, part) for t in tasks])  # noqa: E731
-    shift = lambda part: torch.cat([getattr(t, part) + int(o) for t, o in zip(tasks, offsets)])  # noqa: E731
-    return TaskData(join("x_train"), shift("y_train"), join("x_valid"), shift("y_valid"), list(range(offsets[-1])))
+
+    def images(part):
+        return torch.cat([getattr(t, f"x_{part}") for t in tasks])
+
+    def labels(part):
+        return torch.cat([getattr(t, f"y_{part}") + int(o) for t, o in zip(tasks, offsets)])
+
+    return TaskData(images("train"), labels("train"), images("valid"), labels("valid"), list(range(int(offsets[-1]))))
 
 
 def target_tasks(arrays: dict, classes, budgets, seeds, valid_per_class: int, valid_seed: int, size: int,

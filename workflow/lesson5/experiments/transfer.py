@@ -34,10 +34,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lesson5.data.image_tasks import AUGMENTS, TaskData, random_flip, target_tasks
+from lesson5.data.image_tasks import AUGMENTS, TaskData, joint_task, random_flip, source_task, target_tasks
 from lesson5.errors import PipelineError
-from lesson5.experiments.transfer_plan import (DISCRIMINATIVE, FROM_BODY, HEAD_ONLY, SCRATCH, beyond_edge, dev_per_class,
-                                              lead_strategy)
+from lesson5.experiments.transfer_plan import (BODY_SOURCES, DISCRIMINATIVE, FRACTAL_SOURCE, FROM_BODY, HEAD_ONLY, SCRATCH,
+                                              beyond_edge, dev_per_class, lead_strategy)
 from lesson5.models.vision import cnn_model, layer_groups
 from lesson5.train.checkpoint import rng_state, set_rng_state
 from lesson5.train.loop import Learner, Tensors
@@ -67,6 +67,13 @@ def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=No
 
 
 # ----- source task ----------------------------------------------------------------------------------
+def body_source(body: str, arrays: dict[str, dict], source_classes, size: int) -> TaskData:
+    """The source task an own body learns: each of its sources (``BODY_SOURCES``) from its arrays in
+    ``arrays`` (every generated fractal class, or the dataset's ``source_classes``), joined as one task."""
+    return joint_task([source_task(arrays[part], None if part == FRACTAL_SOURCE else source_classes, size)
+                       for part in BODY_SOURCES[body]])
+
+
 def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32",
              conv="plain"):
     """fit_one_cycle of a ResNet-34 from random weights on the source task; (learner, history)."""
