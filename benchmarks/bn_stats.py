@@ -20,27 +20,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
-import pandas as pd
 
-from fractal_source import add_stage_arguments, stage_inputs
-from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks, finetune_budget
+from body_cut import lead_errors
+from fractal_source import add_stage_arguments, stage_body, stage_inputs, stage_runs
+from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks
 from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 
 
 def stage_lrs(stage: Path, family: str, budget: int, strategy: str) -> LearningRates:
     """The lrs a stage's (family, budget) job trained its lead strategy with (every seed shares them)."""
-    runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
-    row = runs[runs.strategy == strategy].iloc[0]
+    row = stage_runs(stage, family, budget, strategy).iloc[0]
     if family == SCRATCH:
         return LearningRates(scratch=row.scratch_lr)
     return LearningRates(head=row.head_lr, slice=(row.slice_lo, row.slice_hi))
-
-
-def lead_errors(family: str, tasks: dict, body: str | None, ft: Finetune, budget: int, device: str,
-                strategy: str, lrs: LearningRates) -> list[float]:
-    """Every seed's error of the family's lead strategy at the stage's lrs, trained as its job trains it."""
-    result = finetune_budget(family, tasks, body, ft, budget, device, [strategy], lrs=lrs)
-    return [r["error_rate"] for r in result.runs if r["strategy"] == strategy]
 
 
 def main():
@@ -60,10 +52,10 @@ def main():
             ft = Finetune.from_config(job)
             strategy = lead_strategy(family, job["strategies"])
             lrs = stage_lrs(args.stage, family, budget, strategy)
-            body = None if family == SCRATCH else str(Path(args.bodies) / family / "body.pt")
             tasks = budget_tasks(images, job, budget, valid_seed)
-            running, precise = (np.array(lead_errors(family, tasks, body, replace(ft, bn_stats=stats), budget, device,
-                                                     strategy, lrs)) for stats in ("running", "precise"))
+            running, precise = (np.array(lead_errors(family, job, tasks, stage_body(args.bodies, family), budget,
+                                                     device, replace(ft, bn_stats=stats), lrs))
+                                for stats in ("running", "precise"))
             per_seed = " ".join(f"{a:.3f}/{b:.3f}" for a, b in zip(running, precise))
             print(f"{family} | {budget} | {strategy} | {running.mean():.3f} ± {running.std(ddof=1):.3f} | "
                   f"{precise.mean():.3f} ± {precise.std(ddof=1):.3f} | {per_seed} | "

@@ -16,17 +16,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
 
-from fractal_source import add_stage_arguments, stage_inputs
-from lesson5.experiments.transfer import Finetune, budget_tasks, finetune_budget
+from fractal_source import add_stage_arguments, stage_body, stage_inputs
+from lesson5.experiments.transfer import Finetune, LearningRates, budget_tasks, finetune_budget
 from lesson5.experiments.transfer_plan import SCRATCH, finetune_params, lead_strategy
 from lesson5.models.vision import CUTS
 
 
-def lead_errors(family: str, job: dict, tasks: dict, body: str | None, budget: int, device: str) -> list[float]:
+def lead_errors(family: str, job: dict, tasks: dict, body: str | None, budget: int, device: str,
+                ft: Finetune | None = None, lrs: LearningRates | None = None) -> list[float]:
     """Every seed's error of the family's lead strategy at one budget, as its finetune job would train it
-    (``body``: the family's body.pt, None for scratch)."""
+    (``body``: the family's body.pt, None for scratch; ``ft``: the job's recipe, changed; ``lrs``: known
+    lrs, no finder)."""
     lead = lead_strategy(family, job["strategies"])
-    result = finetune_budget(family, tasks, body, Finetune.from_config(job), budget, device, [lead])
+    result = finetune_budget(family, tasks, body, ft or Finetune.from_config(job), budget, device, [lead], lrs=lrs)
     return [r["error_rate"] for r in result.runs if r["strategy"] == lead]
 
 
@@ -46,8 +48,7 @@ def main():
         for budget in args.budgets:
             started = time.perf_counter()
             errors = {f: lead_errors(f, finetune_params({**transfer, "cut": cut}, f, budget), tasks[budget],
-                                     None if f == SCRATCH else str(Path(args.bodies) / f / "body.pt"), budget, device)
-                      for f in (a, b)}
+                                     stage_body(args.bodies, f), budget, device) for f in (a, b)}
             diff = np.subtract(errors[a], errors[b])
             print(f"{cut} | {budget} | {np.mean(errors[a]):.3f} | {np.mean(errors[b]):.3f} | "
                   f"{diff.mean():+.3f} ({(diff < 0).sum()}/{len(diff)}) | {time.perf_counter() - started:.0f}",

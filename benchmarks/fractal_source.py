@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from snakemake.utils import update_config, validate
@@ -23,7 +24,7 @@ from lesson5.data.fractals import FractalSpec, fractal_dataset
 from lesson5.data.idx import load_idx_dataset, split_train_valid
 from lesson5.data.image_tasks import AUGMENTS, source_task, target_tasks
 from lesson5.experiments.transfer import Finetune, finetune_budget, pretrain
-from lesson5.experiments.transfer_plan import dev_per_class, pretrain_recipe
+from lesson5.experiments.transfer_plan import SCRATCH, dev_per_class, pretrain_recipe
 from lesson5.models.vision import resnet34_body, save_body
 from lesson5.train.device import resolve_device
 
@@ -60,6 +61,19 @@ def stage_inputs(args) -> tuple[dict, int, dict, str]:
     with np.load(args.images, allow_pickle=False) as npz:
         images = dict(npz)
     return transfer, valid_seed, images, str(resolve_device(transfer["device"]))
+
+
+def stage_body(bodies, family: str) -> str | None:
+    """A family's body.pt in a stage's bodies folder (``add_stage_arguments``' --bodies); None for scratch."""
+    return None if family == SCRATCH else str(Path(bodies) / family / "body.pt")
+
+
+def stage_runs(stage: Path, family: str, budget: int, strategy: str, seeds=None) -> pd.DataFrame:
+    """A finished stage's runs of one strategy at one budget (its runs.tsv), indexed by seed and in the
+    order of ``seeds`` (default: every seed it ran)."""
+    runs = pd.read_csv(Path(stage) / family / f"budget~{budget}" / "runs.tsv", sep="\t")
+    runs = runs[runs.strategy == strategy].set_index("seed").sort_index()
+    return runs if seeds is None else runs.loc[list(seeds)]
 
 
 def transfer_recipe(variant: str | None) -> dict:

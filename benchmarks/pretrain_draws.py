@@ -19,11 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
-import pandas as pd
 import torch
 
 from body_cut import lead_errors
-from fractal_source import stage_inputs
+from fractal_source import stage_inputs, stage_runs
 from lesson5.experiments.transfer import body_source, budget_tasks, pretrain
 from lesson5.experiments.transfer_plan import (BODY_SOURCES, CLASS_SOURCE, FRACTAL_SOURCE, SCRATCH, finetune_params,
                                               lead_strategy, pretrain_params)
@@ -45,11 +44,6 @@ def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, see
                                 precision=resolve_precision(cfg["precision"], torch.device(device)), conv=cfg["conv"])
     print("source valid error by epoch", " / ".join(f"{e:.3f}" for e in history.error_rate), flush=True)
     save_body(learner.model.cpu(), path, source=f"{family}, pretraining seed {seed}", size=cfg["size"])
-
-
-def stage_errors(stage: Path, family: str, budget: int, strategy: str) -> np.ndarray:
-    runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
-    return runs[runs.strategy == strategy].sort_values("seed").error_rate.to_numpy()
 
 
 def main():
@@ -80,8 +74,9 @@ def main():
         lead = lead_strategy(args.family, job["strategies"])
         drawn = np.array(lead_errors(args.family, job, budget_tasks(images, job, budget, valid_seed),
                                      str(args.body), budget, device))
-        stage, scratch = stage_errors(args.stage, args.family, budget, lead), \
-            stage_errors(args.stage, SCRATCH, budget, SCRATCH)
+        seeds = transfer["seeds"]  # the stage's runs of the seeds fine-tuned here, paired with them
+        stage = stage_runs(args.stage, args.family, budget, lead, seeds).error_rate.to_numpy()
+        scratch = stage_runs(args.stage, SCRATCH, budget, SCRATCH, seeds).error_rate.to_numpy()
         print(f"{budget} | {drawn.mean():.3f} ({' '.join(f'{e:.3f}' for e in drawn)}) | {stage.mean():.3f} | "
               f"{scratch.mean():.3f} | {(drawn < stage).sum()} / {(drawn < scratch).sum()} of {len(drawn)} | "
               f"{time.perf_counter() - started:.0f}", flush=True)

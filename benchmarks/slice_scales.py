@@ -19,9 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
-import pandas as pd
 
-from fractal_source import add_stage_arguments, stage_inputs
+from fractal_source import add_stage_arguments, stage_body, stage_inputs, stage_runs
 from lesson5.experiments.transfer import BudgetResult, Finetune, Snapshot, budget_tasks, find_lr
 from lesson5.experiments.transfer_plan import DISCRIMINATIVE, finetune_params
 
@@ -51,8 +50,7 @@ def slice_errors(tasks: dict, body: str, ft: Finetune, budget: int, scales: list
 def stage_error(stage: Path | None, family: str, budget: int, seeds) -> str:
     if stage is None:
         return ""
-    runs = pd.read_csv(stage / family / f"budget~{budget}" / "runs.tsv", sep="\t")
-    runs = runs[(runs.strategy == DISCRIMINATIVE) & runs.seed.isin(seeds)]
+    runs = stage_runs(stage, family, budget, DISCRIMINATIVE, seeds)
     return f"{runs.error_rate.mean():.3f} (x{runs.lr_scale.iloc[0]:g}, frozen {runs.frozen_error_rate.mean():.3f})"
 
 
@@ -73,7 +71,7 @@ def main():
             started = time.perf_counter()
             job = finetune_params(transfer, family, budget)
             tasks = budget_tasks(images, job, budget, valid_seed)
-            frozen, by_scale, head = slice_errors(tasks, str(Path(args.bodies) / family / "body.pt"),
+            frozen, by_scale, head = slice_errors(tasks, stage_body(args.bodies, family),
                                                   Finetune.from_config(job), budget, args.scales, device)
             cells = [f"{np.mean(valid):.3f} / {np.mean(dev):.3f}" for valid, dev in by_scale.values()]
             print(f"{family} | {budget} | {head:.3g} | {np.mean(frozen):.3f} | "

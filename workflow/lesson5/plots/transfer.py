@@ -11,8 +11,8 @@ from lesson5.plots.style import plt, save
 from lesson5.train.lr import trim_sweep
 from lesson5.train.smoothing import smooth
 
-FAMILY_COLORS = {"fractal": "tab:green", "classes": "tab:orange", "mixed": "tab:red", "imagenet": "tab:purple", SCRATCH: "tab:blue",
-                 RANDOM: "tab:grey"}
+FAMILY_COLORS = {"fractal": "tab:green", "classes": "tab:orange", "mixed": "tab:red", "imagenet": "tab:purple",
+                 SCRATCH: "tab:blue", RANDOM: "tab:grey"}
 STRATEGY_LINES = {DISCRIMINATIVE: ("-", "o"), HEAD_ONLY: ("--", "s"), HIGH_LR: ("none", "X"), SCRATCH: ("-", "o")}  # high lr: a few budgets only, not joined
 
 
