@@ -23,7 +23,7 @@ import torch
 
 from body_cut import lead_errors
 from fractal_source import stage_inputs, stage_runs
-from lesson5.experiments.transfer import body_source, budget_tasks, pretrain
+from lesson5.experiments.transfer import body_source, budget_tasks, describe_source, pretrain
 from lesson5.experiments.transfer_plan import (BODY_SOURCES, CLASS_SOURCE, FRACTAL_SOURCE, SCRATCH, finetune_params,
                                               lead_strategy, pretrain_params)
 from lesson5.models.vision import save_body
@@ -43,7 +43,8 @@ def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, see
     learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, device,
                                 precision=resolve_precision(cfg["precision"], torch.device(device)), conv=cfg["conv"])
     print("source valid error by epoch", " / ".join(f"{e:.3f}" for e in history.error_rate), flush=True)
-    save_body(learner.model.cpu(), path, source=f"{family}, pretraining seed {seed}", size=cfg["size"])
+    described = describe_source(family, arrays, cfg.get("dataset"), cfg.get("source_classes"))
+    save_body(learner.model.cpu(), path, source=f"{described}, pretraining seed {seed}", size=cfg["size"])
 
 
 def main():

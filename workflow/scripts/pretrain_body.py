@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import torch
 
-from lesson5.experiments.transfer import body_source, pretrain
+from lesson5.experiments.transfer import body_source, describe_source, pretrain
 from lesson5.experiments.transfer_plan import BODY_SOURCES, FRACTAL_SOURCE
 from lesson5.models.vision import save_body
 from lesson5.runner import run_script, seed_everything
@@ -31,8 +31,7 @@ def main(smk):
     arrays = {part: load(smk.input.fractals if part == FRACTAL_SOURCE else smk.input.dataset)
               for part in BODY_SOURCES[source]}
     data = body_source(source, arrays, cfg.get("source_classes"), cfg["size"])
-    described = " + ".join(f"{len(np.unique(arrays[part]['y_train']))} fractal classes" if part == FRACTAL_SOURCE
-                           else f"{cfg['dataset']} classes {cfg['source_classes']}" for part in BODY_SOURCES[source])
+    described = describe_source(source, arrays, cfg.get("dataset"), cfg.get("source_classes"))
     device = resolve_device(cfg["device"])
     precision = resolve_precision(cfg["precision"], device)
     log.info("%s body's source, %s: %d classes, %d training images; training on %s in %s", source, described,

@@ -30,6 +30,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -72,6 +73,13 @@ def body_source(body: str, arrays: dict[str, dict], source_classes, size: int) -
     ``arrays`` (every generated fractal class, or the dataset's ``source_classes``), joined as one task."""
     return joint_task([source_task(arrays[part], None if part == FRACTAL_SOURCE else source_classes, size)
                        for part in BODY_SOURCES[body]])
+
+
+def describe_source(body: str, arrays: dict[str, dict], dataset: str, source_classes) -> str:
+    """How logs, the pretraining history's ``source`` column and the saved body name what ``body_source``
+    builds, e.g. "100 fractal classes + fashion_mnist classes [0, 1, 2, 3, 4]"."""
+    return " + ".join(f"{len(np.unique(arrays[part]['y_train']))} fractal classes" if part == FRACTAL_SOURCE
+                      else f"{dataset} classes {source_classes}" for part in BODY_SOURCES[body])
 
 
 def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32",
