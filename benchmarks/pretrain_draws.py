@@ -1,14 +1,14 @@
 """How much one pretraining draw moves a body's verdicts: pretrain one of the stage's own bodies again
-from the stage's source images with another seed, as rule pretrain_body does, then fine-tune it as
+from the stage's source images with other seeds, as rule pretrain_body does, then fine-tune each as
 the body's finetune jobs do (its lead strategy, the config's recipe and lr selection) on the stage's
 images. The stage's seeds vary the labelled images and the fine-tuning, never the pretraining, so
-two bodies in one stage are two draws. Prints one row per budget: this body's error beside the
-stage's body and scratch (their runs.tsv), and the seeds on which it beats each.
+two bodies in one stage are two draws. Prints, per budget, one row per draw (its error beside the
+stage's body and scratch, from their runs.tsv, and the seeds on which it beats each), then a row of
+every draw with the stage's own: the recipe's mean error and its pairs better than scratch.
 
     python benchmarks/pretrain_draws.py --images results/data/fashion_mnist/images.npz \
-        --fractals results/transfer-mixed/transfer/fractal/images.npz --family mixed --pretrain-seed 0 \
-        --config config/transfer-mixed.yaml --stage results/transfer-mixed/transfer/finetune \
-        --body /tmp/mixed-seed0.pt --budgets 5 10
+        --fractals results/ml-100k/transfer/fractal/images.npz --family fractal --pretrain-seeds 0 1 2 \
+        --stage results/ml-100k/transfer/finetune --bodies /tmp/draws
 """
 
 import argparse
@@ -54,33 +54,44 @@ def main():
     ap.add_argument("--config", help="the stage's variant config, whose transfer keys replace the default's")
     ap.add_argument("--fractals", help="the stage's fractal images.npz (a body that learns the fractals)")
     ap.add_argument("--family", default="mixed", choices=sorted(BODY_SOURCES), help="one of the stage's own bodies")
-    ap.add_argument("--pretrain-seed", type=int, default=0)
+    ap.add_argument("--pretrain-seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--stage", type=Path, required=True, help="the finished stage's transfer/finetune folder")
-    ap.add_argument("--body", type=Path, required=True, help="where the body is saved (or read, with --reuse)")
-    ap.add_argument("--reuse", action="store_true", help="fine-tune the body at --body, pretraining nothing")
+    ap.add_argument("--bodies", type=Path, required=True,
+                    help="where each draw's body is saved as <family>-seed<seed>.pt (or read, with --reuse)")
+    ap.add_argument("--reuse", action="store_true", help="fine-tune a draw's body found in --bodies, pretraining none")
     ap.add_argument("--budgets", type=int, nargs="+", default=[5, 10, 25, 50, 100])
     args = ap.parse_args()
     if FRACTAL_SOURCE in BODY_SOURCES[args.family] and not args.fractals:
         ap.error(f"--fractals: the {args.family} body learns the fractal source")
     transfer, valid_seed, images, device = stage_inputs(args)
-    if not (args.reuse and args.body.exists()):
-        started = time.perf_counter()
-        pretrain_again(transfer, args.family, images, args.fractals, args.pretrain_seed, device, args.body)
-        print(f"pretrained in {time.perf_counter() - started:.0f} s", flush=True)
-    print(f"labels/class | {args.family}, seed {args.pretrain_seed} | the stage's {args.family} | scratch | "
-          "this draw better than the stage's / than scratch (seeds) | seconds")
+    bodies = {seed: args.bodies / f"{args.family}-seed{seed}.pt" for seed in args.pretrain_seeds}
+    args.bodies.mkdir(parents=True, exist_ok=True)
+    for seed, path in bodies.items():
+        if not (args.reuse and path.exists()):
+            started = time.perf_counter()
+            pretrain_again(transfer, args.family, images, args.fractals, seed, device, path)
+            print(f"pretraining seed {seed}: pretrained in {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"labels/class | {args.family} body | error | the stage's {args.family} | scratch | "
+          "better than the stage's / than scratch (seeds) | seconds")
     for budget in args.budgets:
-        started = time.perf_counter()
         job = finetune_params(transfer, args.family, budget)
         lead = lead_strategy(args.family, job["strategies"])
-        drawn = np.array(lead_errors(args.family, job, budget_tasks(images, job, budget, valid_seed),
-                                     str(args.body), budget, device))
         seeds = transfer["seeds"]  # the stage's runs of the seeds fine-tuned here, paired with them
         stage = stage_runs(args.stage, args.family, budget, lead, seeds).error_rate.to_numpy()
         scratch = stage_runs(args.stage, SCRATCH, budget, SCRATCH, seeds).error_rate.to_numpy()
-        print(f"{budget} | {drawn.mean():.3f} ({' '.join(f'{e:.3f}' for e in drawn)}) | {stage.mean():.3f} | "
-              f"{scratch.mean():.3f} | {(drawn < stage).sum()} / {(drawn < scratch).sum()} of {len(drawn)} | "
-              f"{time.perf_counter() - started:.0f}", flush=True)
+        draws = [stage]
+        for seed, path in bodies.items():
+            started = time.perf_counter()
+            drawn = np.array(lead_errors(args.family, job, budget_tasks(images, job, budget, valid_seed),
+                                         str(path), budget, device))
+            draws.append(drawn)
+            print(f"{budget} | pretraining seed {seed} | {drawn.mean():.3f} ({' '.join(f'{e:.3f}' for e in drawn)}) | "
+                  f"{stage.mean():.3f} | {scratch.mean():.3f} | {(drawn < stage).sum()} / {(drawn < scratch).sum()} "
+                  f"of {len(drawn)} | {time.perf_counter() - started:.0f}", flush=True)
+        pairs = np.stack(draws)  # draws x seeds, each seed paired with scratch's run of the same seed
+        print(f"{budget} | the stage's and {len(bodies)} more | {pairs.mean():.3f} | {stage.mean():.3f} | "
+              f"{scratch.mean():.3f} | {(pairs < scratch).sum()} of {pairs.size} pairs better than scratch | ",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -161,12 +161,20 @@ def test_pretrain_draws_on_generated_images(tmp_path):
                       "error_rate": errors + [0.3]}).to_csv(
             tmp_path / "finetune" / family / "budget~2" / "runs.tsv", sep="\t", index=False)
     out = run("pretrain_draws.py", *options[:2], *options[4:], "--fractals", tmp_path / "fractals.npz",
-              "--family", "mixed", "--pretrain-seed", 3, "--stage", tmp_path / "finetune", "--body",
-              tmp_path / "drawn.pt", "--budgets", 2)
-    assert "source valid error by epoch" in out and (tmp_path / "drawn.pt").is_file()
-    row = out.splitlines()[-1].split(" | ")
-    assert row[0] == "2" and len(row[1].split()) == 3 and row[2] == row[3] == "0.505"  # seeds 0 and 1 alone
-    assert row[4] == "1 / 1 of 2"  # seed 0 beats the stage's 1.01 and not scratch's 0.0, seed 1 the other way round
+              "--family", "mixed", "--pretrain-seeds", 3, 4, "--stage", tmp_path / "finetune", "--bodies",
+              tmp_path / "draws", "--budgets", 2)
+    assert out.count("source valid error by epoch") == 2
+    assert {p.name for p in (tmp_path / "draws").iterdir()} == {"mixed-seed3.pt", "mixed-seed4.pt"}
+    *draws, pooled = [line.split(" | ") for line in out.splitlines()[-3:]]
+    for row, seed in zip(draws, (3, 4)):
+        assert row[:2] == ["2", f"pretraining seed {seed}"] and len(row[2].split()) == 3
+        assert row[3] == row[4] == "0.505"  # the stage's and scratch's seeds 0 and 1 alone
+        assert row[5] == "1 / 1 of 2"  # seed 0 beats the stage's 1.01 and not scratch's 0.0, seed 1 the other way round
+    # the stage's draw (0.0, 1.01) and two more, each seed against scratch's run of that seed (1.01, 0.0)
+    drawn = [float(e) for row in draws for e in row[2].split(" ", 1)[1].strip("()").split()]
+    assert pooled[:2] == ["2", "the stage's and 2 more"]
+    assert float(pooled[2]) == pytest.approx((1.01 + sum(drawn)) / 6, abs=5e-4)
+    assert pooled[5] == "3 of 6 pairs better than scratch"  # every draw's seed 1, no draw's seed 0
 
 
 @pytest.mark.e2e
