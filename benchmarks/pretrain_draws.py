@@ -19,16 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np
-import torch
 
 from body_cut import lead_errors
 from fractal_source import stage_inputs, stage_runs
-from lesson5.experiments.transfer import body_source, budget_tasks, describe_source, pretrain
+from lesson5.experiments.transfer import budget_tasks, pretrain_own_body
 from lesson5.experiments.transfer_plan import (BODY_SOURCES, CLASS_SOURCE, FRACTAL_SOURCE, SCRATCH, finetune_params,
                                               lead_strategy, pretrain_params)
 from lesson5.models.vision import save_body
-from lesson5.runner import seed_everything
-from lesson5.train.device import resolve_precision
 
 
 def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, seed: int, device: str, path: Path):
@@ -38,13 +35,9 @@ def pretrain_again(transfer: dict, family: str, images: dict, fractals: str, see
     if fractals:
         with np.load(fractals, allow_pickle=False) as npz:
             arrays[FRACTAL_SOURCE] = dict(npz)
-    seed_everything(seed)
-    data = body_source(family, arrays, cfg.get("source_classes"), cfg["size"])
-    learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, device,
-                                precision=resolve_precision(cfg["precision"], torch.device(device)), conv=cfg["conv"])
+    learner, history = pretrain_own_body(family, cfg, arrays, seed, device)
     print("source valid error by epoch", " / ".join(f"{e:.3f}" for e in history.error_rate), flush=True)
-    described = describe_source(family, arrays, cfg.get("dataset"), cfg.get("source_classes"))
-    save_body(learner.model.cpu(), path, source=f"{described}, pretraining seed {seed}", size=cfg["size"])
+    save_body(learner.model.cpu(), path, source=f"{history.source.iloc[0]}, pretraining seed {seed}", size=cfg["size"])
 
 
 def main():
@@ -79,11 +72,10 @@ def main():
         seeds = transfer["seeds"]  # the stage's runs of the seeds fine-tuned here, paired with them
         stage = stage_runs(args.stage, args.family, budget, lead, seeds).error_rate.to_numpy()
         scratch = stage_runs(args.stage, SCRATCH, budget, SCRATCH, seeds).error_rate.to_numpy()
-        draws = [stage]
+        tasks, draws = budget_tasks(images, job, budget, valid_seed), [stage]
         for seed, path in bodies.items():
             started = time.perf_counter()
-            drawn = np.array(lead_errors(args.family, job, budget_tasks(images, job, budget, valid_seed),
-                                         str(path), budget, device))
+            drawn = np.array(lead_errors(args.family, job, tasks, str(path), budget, device))
             draws.append(drawn)
             print(f"{budget} | pretraining seed {seed} | {drawn.mean():.3f} ({' '.join(f'{e:.3f}' for e in drawn)}) | "
                   f"{stage.mean():.3f} | {scratch.mean():.3f} | {(drawn < stage).sum()} / {(drawn < scratch).sum()} "

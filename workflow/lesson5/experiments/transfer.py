@@ -30,7 +30,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -40,7 +39,9 @@ from lesson5.errors import PipelineError
 from lesson5.experiments.transfer_plan import (BODY_SOURCES, DISCRIMINATIVE, FRACTAL_SOURCE, FROM_BODY, HEAD_ONLY, SCRATCH,
                                               beyond_edge, dev_per_class, lead_strategy)
 from lesson5.models.vision import cnn_model, layer_groups
+from lesson5.runner import seed_everything
 from lesson5.train.checkpoint import rng_state, set_rng_state
+from lesson5.train.device import resolve_precision
 from lesson5.train.loop import Learner, Tensors
 from lesson5.train.lr import suggest_lr
 from lesson5.train.metrics import accuracy, confusion_matrix, error_rate
@@ -68,18 +69,30 @@ def fresh_model(n_classes: int, weights: str, ps: float, seed: int, cache_dir=No
 
 
 # ----- source task ----------------------------------------------------------------------------------
-def body_source(body: str, arrays: dict[str, dict], source_classes, size: int) -> TaskData:
+def body_source(body: str, arrays: dict[str, dict], dataset: str | None, source_classes, size: int
+                ) -> tuple[TaskData, str]:
     """The source task an own body learns: each of its sources (``BODY_SOURCES``) from its arrays in
-    ``arrays`` (every generated fractal class, or the dataset's ``source_classes``), joined as one task."""
-    return joint_task([source_task(arrays[part], None if part == FRACTAL_SOURCE else source_classes, size)
-                       for part in BODY_SOURCES[body]])
+    ``arrays`` (every generated fractal class, or the ``dataset``'s ``source_classes``), joined as one
+    task; and its name, e.g. "100 fractal classes + fashion_mnist classes [0, 1, 2, 3, 4]"."""
+    parts = {part: source_task(arrays[part], None if part == FRACTAL_SOURCE else source_classes, size)
+             for part in BODY_SOURCES[body]}
+    name = " + ".join(f"{len(task.classes)} fractal classes" if part == FRACTAL_SOURCE
+                      else f"{dataset} classes {source_classes}" for part, task in parts.items())
+    return joint_task(list(parts.values())), name
 
 
-def describe_source(body: str, arrays: dict[str, dict], dataset: str, source_classes) -> str:
-    """How logs, the pretraining history's ``source`` column and the saved body name what ``body_source``
-    builds, e.g. "100 fractal classes + fashion_mnist classes [0, 1, 2, 3, 4]"."""
-    return " + ".join(f"{len(np.unique(arrays[part]['y_train']))} fractal classes" if part == FRACTAL_SOURCE
-                      else f"{dataset} classes {source_classes}" for part in BODY_SOURCES[body])
+def pretrain_own_body(body: str, cfg: dict, arrays: dict[str, dict], seed: int, device: str, checkpoint=None):
+    """An own body pretrained as rule pretrain_body does it (``cfg``: its job's ``pretrain_params``):
+    (learner, history), the history with the source task's size and name (its ``source`` column)."""
+    seed_everything(seed)
+    data, name = body_source(body, arrays, cfg.get("dataset"), cfg.get("source_classes"), cfg["size"])
+    precision = resolve_precision(cfg["precision"], torch.device(device))
+    log.info("%s body's source, %s: %d classes, %d training images; training on %s in %s", body, name,
+             len(data.classes), len(data.y_train), device, precision)
+    learner, history = pretrain(data, cfg["pretrain"], cfg["ps"], seed, device, checkpoint=checkpoint,
+                                precision=precision, conv=cfg["conv"])
+    return learner, history.assign(train_images=len(data.y_train), valid_images=len(data.y_valid),
+                                   classes=len(data.classes), source=name)
 
 
 def pretrain(data: TaskData, cfg: dict, ps: float, seed: int, device: str, checkpoint=None, precision="fp32",
